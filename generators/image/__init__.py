@@ -1,0 +1,4 @@
+"""Image generators."""
+from .augment import ImageAugment
+
+__all__ = ["ImageAugment"]

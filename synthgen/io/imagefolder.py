@@ -1,0 +1,76 @@
+"""ImageFolder: one sub-folder per class, images inside.  Read and write (with ``manifest.jsonl``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..dataset import Dataset
+from ..errors import DatasetError
+from ..sample import Sample
+from .common import IMAGE_EXTENSIONS, atomic_dir, read_image, safe_name, sample_bytes, sha256_bytes
+from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
+
+
+def read_imagefolder(path: str, classes: list[str] | None = None) -> Dataset:
+    """Read ``path/<class>/<image>``.  If ``manifest.jsonl`` exists, its labels and provenance are used."""
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DatasetError(f"{root}: dataset path does not exist")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset path is not a folder")
+    if (root / MANIFEST).exists():
+        return _read_with_manifest(root)
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DatasetError(f"{root}: no class sub-folders (expected {root}/<class>/<image>)")
+    if classes is not None:
+        missing = [c for c in classes if c not in found]
+        if missing:
+            raise DatasetError(f"{root}: class folder '{missing[0]}' not found")
+        found = list(classes)
+    samples: list[Sample] = []
+    for cls in found:
+        files = sorted(p for p in (root / cls).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise DatasetError(f"{root / cls}: class '{cls}' has no images")
+        for f in files:
+            rel = f.relative_to(root).as_posix()
+            samples.append(Sample(id=rel, data=read_image(f), label=cls, meta={"file": rel, "path": str(f)}))
+    return Dataset(samples, found, str(root), "imagefolder", "image", "classification")
+
+
+def _read_with_manifest(root: Path) -> Dataset:
+    recs = read_manifest(root / MANIFEST)
+    samples = []
+    for r in recs:
+        f = root / r["file"]
+        samples.append(sample_from_record(r, read_image(f)))
+        samples[-1].meta["path"] = str(f)
+    classes = sorted({s.label for s in samples} | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")})
+    return Dataset(samples, classes, str(root), "imagefolder", "image", "classification")
+
+
+def write_imagefolder(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None) -> Path:
+    """Write samples as ``out/<label>/<id>.png`` plus ``manifest.jsonl``, atomically.
+
+    ``extra(sample) -> dict`` adds keys to each manifest line.
+    """
+    out_path = Path(out)
+    with atomic_dir(out_path, overwrite=overwrite) as tmp:
+        for c in classes:
+            (tmp / c).mkdir(parents=True, exist_ok=True)
+        recs = []
+        seen: set[str] = set()
+        for s in samples:
+            data, ext = sample_bytes(s)
+            stem = f"{s.label}/{safe_name(Path(s.id).stem if s.provenance is None else s.id)}"
+            rel, k = stem + ext, 1
+            while rel in seen:
+                rel = f"{stem}-{k}{ext}"
+                k += 1
+            seen.add(rel)
+            (tmp / s.label).mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(data)
+            recs.append(record(s, rel, sha256_bytes(data), **(extra(s) if extra else {})))
+        write_manifest(tmp / MANIFEST, recs)
+    return out_path
