@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-COMMANDS = ("run", "plan", "validate", "merge")
+COMMANDS = ("run", "plan", "validate", "merge", "stress", "evaluate")
 CONFIG_MODULE = "synthgen.conf"
 
 # Hydra flags that take a value (the value is not an override)
@@ -108,8 +108,10 @@ def precheck(command: str, overrides: list[str], multirun: bool) -> None:
         if cause is not None and getattr(cause, "full_key", None):
             key = cause.full_key
         detail = msg[0] if msg else "invalid override"
-        if "Key '" in " ".join(msg) and "is not in struct" in " ".join(msg):
-            detail = "unknown config key (prefix it with + to add a new key)"
+        full = " ".join(msg) + " " + str(cause or "")
+        if "Could not override" in full or "is not in struct" in full:
+            bad = full.split("Could not override '", 1)[1].split("'", 1)[0] if "Could not override '" in full else key
+            key, detail = bad, "unknown config key (see `synthgen --cfg job`; prefix with + to add a new key)"
         _fail(f"{key}: {detail}" if key else detail)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None)
@@ -143,13 +145,13 @@ def _make_app(command: str):
         from hydra.core.hydra_config import HydraConfig
 
         from .errors import SynthgenError
-        from .pipeline import JOBS
+        from .pipeline import get_job
 
         out_dir = Path(HydraConfig.get().runtime.output_dir)
         before = {p.name for p in out_dir.iterdir()} - {".hydra"} if out_dir.exists() else set()
         before = {b for b in before if not b.endswith(".log")}
         try:
-            return JOBS[command](cfg, out_dir)
+            return get_job(command)(cfg, out_dir)
         except SynthgenError as e:
             _cleanup(out_dir, before)
             _fail(str(e), e.exit_code)

@@ -52,12 +52,9 @@ def read_training_set(into: str | Path) -> Dataset:
 
 
 def _read_version(path: Path) -> Dataset:
-    from .io.coco import read_coco
-    from .io.imagefolder import read_imagefolder
+    from .io import formats
 
-    if (path / "annotations.json").exists():
-        return read_coco(str(path))
-    return read_imagefolder(str(path))
+    return formats.detect(path).read(str(path))
 
 
 @contextmanager
@@ -142,20 +139,17 @@ def merge(
             summary.update(version=cur.name, new_version=False)
             return summary
         name = _next_version(into)
-        fmt = (base.format if base.format in ("imagefolder", "coco") else "imagefolder") if fmt == "auto" else fmt
-        if fmt not in ("imagefolder", "coco"):
-            raise ConfigError(f"merge.format: must be auto, imagefolder or coco, got {fmt!r}")
+        from .io import formats
+
+        if fmt == "auto":
+            f = formats.FORMATS.get(base.format) or formats.output_format(base.modality, base.task)
+        else:
+            f = formats.output_format(base.modality, base.task, fmt, "merge.format")
         staging = into / f".staging-{name}-{os.getpid()}"
         samples = list(base.samples) + added
         classes_all = list(base.classes) + [c for c in classes if c not in base.classes]
-        if fmt == "coco":
-            from .io.coco import write_coco
-
-            write_coco(samples, classes_all, str(staging), categories=base.info.get("categories"))
-        else:
-            from .io.imagefolder import write_imagefolder
-
-            write_imagefolder(samples, classes_all, str(staging))
+        kw = {"categories": base.info["categories"]} if f.name == "coco" and base.info.get("categories") else {}
+        f.write(samples, classes_all, str(staging), **kw)
         meta = {"version": name, "previous": cur.name if cur else None, "report": report_path,
                 "report_sha256": report_sha, "added": per_class, "left_out": left_out,
                 "forced": {k: v["reason"] for k, v in accepted.items() if v.get("forced")},

@@ -19,8 +19,9 @@ from . import __version__
 from .config import build, plain
 from .dataset import Dataset
 from .errors import ConfigError, DatasetError, InsufficientDataError
+from .generate import generate, write_dataset
 from .plan import Plan, make_plan, shard_indices
-from .sample import Sample
+from .validate import validate_and_report
 
 log = logging.getLogger("synthgen")
 
@@ -80,19 +81,14 @@ def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | No
 
 
 def read_any(path: str, fmt: str = "auto", key: str = "synthetic.path") -> Dataset:
-    from .io.coco import read_coco
-    from .io.imagefolder import read_imagefolder
+    """Read a dataset of any registered format (``auto``: detect it from the files)."""
+    from .io import formats
 
     p = Path(str(path)).expanduser()
     if not p.exists():
         raise DatasetError(f"{p}: {key} does not exist")
-    if fmt == "auto":
-        fmt = "coco" if (p / "annotations.json").exists() or p.suffix == ".json" else "imagefolder"
-    if fmt == "coco":
-        return read_coco(str(p))
-    if fmt == "imagefolder":
-        return read_imagefolder(str(p))
-    raise ConfigError(f"{key.rsplit('.', 1)[0]}.format: unknown format {fmt!r} (auto, imagefolder, coco)")
+    f = formats.detect(p) if fmt == "auto" else formats.get(fmt, f"{key.rsplit('.', 1)[0]}.format")
+    return f.read(str(p))
 
 
 # --- planning -----------------------------------------------------------------------------------
@@ -113,90 +109,6 @@ def plan_for(cfg: Any, train: Dataset) -> Plan:
                      for r in plan.rows)
         plan = Plan(rows, {**plan.policy, "rare_below": rare_below})
     return plan
-
-
-# --- generation ---------------------------------------------------------------------------------
-
-def generate(generator, plan: Plan, seed: int, shard: str | None = None) -> list[Sample]:
-    from tqdm import tqdm
-
-    todo = [(r.label, r.synthetic, shard_indices(r.synthetic, shard)) for r in plan.rows if r.synthetic > 0]
-    out: list[Sample] = []
-    with tqdm(total=sum(len(ix) for _, _, ix in todo), desc="generate", unit="sample", disable=None, file=sys.stderr) as bar:
-        for label, n, idx in todo:
-            try:
-                for s in generator.generate(label, n, seed, indices=idx):
-                    out.append(s)
-                    bar.update(1)
-            except InsufficientDataError as e:
-                raise DatasetError(f"generator: {e}") from None
-    return out
-
-
-def write_dataset(samples: list[Sample], classes: list[str], out: Path, task: str, fmt: str = "auto", categories=None) -> str:
-    from .io.coco import write_coco
-    from .io.imagefolder import write_imagefolder
-
-    if fmt == "auto":
-        fmt = "imagefolder" if task == "classification" else "coco"
-    if fmt == "coco":
-        write_coco(samples, classes, str(out), categories=categories)
-    elif fmt == "imagefolder":
-        write_imagefolder(samples, classes, str(out))
-    else:
-        raise ConfigError(f"output.format: unknown format {fmt!r} (auto, imagefolder, coco)")
-    return fmt
-
-
-# --- validation ---------------------------------------------------------------------------------
-
-def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str]):
-    """Featurize once, run every validator, gate.  Returns (results, verdicts, features)."""
-    from tqdm import tqdm
-
-    from .gate import class_verdicts
-
-    if cfg_validation is None:
-        raise ConfigError("validation: missing (e.g. validation=image_stats)")
-    featurizer = build(cfg_validation.get("featurizer"), "validation.featurizer")
-    vnodes = cfg_validation.get("validators") or {}
-    if not vnodes:
-        raise ConfigError("validation.validators: no validators configured")
-    validators = {str(k): build(v, f"validation.validators.{k}") for k, v in vnodes.items()}
-    feats: dict[str, dict[str, np.ndarray]] = {}
-    for label in tqdm(labels, desc="featurize", unit="class", disable=None, file=sys.stderr):
-        r = [s for s in reference.samples if s.label == label]
-        sy = [s for s in synthetic if s.label == label]
-        feats[label] = {"real": featurizer.transform(r), "synthetic": featurizer.transform(sy)}
-    real = {k: v["real"] for k, v in feats.items()}
-    syn = {k: v["synthetic"] for k, v in feats.items()}
-    results = {}
-    for name, v in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
-        results[name] = v.validate(real, syn, list(featurizer.feature_names), seed=seed)
-    return results, class_verdicts(results, labels), feats, featurizer
-
-
-def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k: int) -> dict[str, dict[str, list]]:
-    out = {}
-    for label in labels:
-        out[label] = {"real": [s.data for s in reference.samples if s.label == label][:k],
-                      "synthetic": [s.data for s in synthetic if s.label == label][:k]}
-    return out
-
-
-def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[Sample], run_info: dict, plan: Plan | None):
-    from .report import build_report, summary_table, write_html, write_json
-
-    labels = sorted({s.label for s in synthetic}, key=lambda l: (reference.classes + [l]).index(l))
-    results, verdicts, feats, featurizer = validate(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels)
-    counts = {l: {"real": int(len(feats[l]["real"])), "synthetic": int(len(feats[l]["synthetic"]))} for l in labels}
-    report = build_report(run=run_info, plan=plan.to_dict() if plan else None, feature_names=list(featurizer.feature_names),
-                          results=results, verdicts=verdicts, counts=counts)
-    write_json(report, out_dir / "report.json")
-    k = int((cfg.get("report") or {}).get("examples", 8))
-    write_html(report, out_dir / "report.html", feats, _examples(reference, synthetic, labels, k))
-    _echo(summary_table(report))
-    return report
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -230,8 +142,7 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
         _echo("nothing to generate: every class meets the policy")
     generator.fit(train)
     synthetic = generate(generator, plan, seed, shard)
-    fmt = write_dataset(synthetic, train.classes, out_dir / "synthetic", train.task, (cfg.get("output") or {}).get("format", "auto"),
-                        train.info.get("categories"))
+    fmt = write_dataset(synthetic, train, out_dir / "synthetic", (cfg.get("output") or {}).get("format", "auto"))
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(out_dir / "synthetic"), "format": fmt}
     if shard:
@@ -308,4 +219,22 @@ def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
     return {"merge": res}
 
 
-JOBS = {"run": run_job, "plan": plan_job, "validate": validate_job, "merge": merge_job}
+JOBS: dict[str, Any] = {
+    "run": run_job,
+    "plan": plan_job,
+    "validate": validate_job,
+    "merge": merge_job,
+    # later commands live in their own modules, imported when used
+    "stress": "synthgen.stress:stress_job",
+    "evaluate": "synthgen.evaluate:evaluate_job",
+}
+
+
+def get_job(command: str):
+    job = JOBS[command]
+    if isinstance(job, str):
+        import importlib
+
+        mod, fn = job.split(":")
+        job = getattr(importlib.import_module(mod), fn)
+    return job
