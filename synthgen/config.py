@@ -56,7 +56,15 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
             raise cause from None
         msg = _first_line(e)
         if "Error locating target" in msg:
-            raise ConfigError(f"{key}._target_: cannot import '{target}'") from None
+            why = ""
+            try:
+                import importlib
+
+                mod = target.rsplit(".", 1)[0]
+                importlib.import_module(mod)
+            except Exception as ie:  # report the real import failure, not Hydra's wrapper
+                why = f" ({type(ie).__name__}: {_first_line(ie)})"
+            raise ConfigError(f"{key}._target_: cannot import '{target}'{why}") from None
         detail = _first_line(cause) if cause is not None else msg
         raise ConfigError(f"{key}: cannot build {target}: {detail}") from None
     except SynthgenError:

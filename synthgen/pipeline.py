@@ -32,6 +32,21 @@ def _echo(msg: str = "") -> None:
 
 # --- datasets -----------------------------------------------------------------------------------
 
+def _parse_keep(keep: Any, key: str) -> dict[str, int]:
+    """``{"3": 40}`` or ``["3:40", ...]`` -> ``{"3": 40}``; bad entries name the key."""
+    items = keep.items() if isinstance(keep, dict) else [str(e).rsplit(":", 1) if ":" in str(e) else (e, None) for e in keep]
+    out = {}
+    for label, n in items:
+        try:
+            n = int(n)
+            if n < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: entry for class '{label}' needs a positive count (class:count), got {n!r}") from None
+        out[str(label)] = n
+    return out
+
+
 def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | None]:
     """Instantiate the dataset reader and apply the optional long-tail cut.
 
@@ -54,15 +69,11 @@ def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | No
             raise DatasetError(f"{ds.source}: class '{label}' has no samples")
     if not longtail or not longtail.get("keep"):
         return ds, None
-    keep = longtail["keep"]
+    cut = _parse_keep(longtail["keep"], f"{key}.longtail.keep")
     rng = np.random.default_rng(int(longtail.get("seed", 0)))
     kept, held = [], []
-    for label, n in keep.items():
-        label = str(label)
+    for label in cut:
         ds.check_class(label, f"{key}.longtail.keep")
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"{key}.longtail.keep.{label}: must be a positive integer, got {n!r}")
-    cut = {str(k): int(v) for k, v in keep.items()}
     for label in ds.classes:
         members = [s for s in ds.samples if s.label == label]
         if label in cut:
