@@ -1,4 +1,12 @@
-"""Image generators."""
-from .augment import ImageAugment
+"""Image generators.
 
-__all__ = ["ImageAugment"]
+Heavy libraries (torch, diffusers, transformers) load only when a generator is fitted or used, so
+importing this package and building every YAML stays cheap.
+"""
+from .augment import ImageAugment
+from .copy_paste import ImageCopyPaste, check_labels
+from .ddpm import ImageDDPM
+from .diffusion import ImageDiffusion
+from .procedural import ImageProcedural
+
+__all__ = ["ImageAugment", "ImageCopyPaste", "ImageDDPM", "ImageDiffusion", "ImageProcedural", "check_labels"]

@@ -53,6 +53,7 @@ FORMATS: dict[str, Format] = {
                   lambda p: p.is_dir() and any(p.glob("*/*.ply"))),
     "pcd": Format("pcd", "points", "synthgen.io.ply", "read_pcd", "write_pcd",
                   lambda p: p.is_dir() and any(p.glob("*/*.pcd"))),
+    "yolo": Format("yolo", "image", "synthgen.io.yolo", "read_yolo", "write_yolo", lambda p: (p / "data.yaml").exists()),
     "imagefolder": Format("imagefolder", "image", "synthgen.io.imagefolder", "read_imagefolder", "write_imagefolder",
                           lambda p: p.is_dir()),
 }

@@ -1,0 +1,198 @@
+"""YOLO (Ultralytics) detection and segmentation format: write and read.
+
+Layout written atomically::
+
+    out/images/<name>.png
+    out/labels/<name>.txt     one line per object
+    out/data.yaml             path, train/val (both ``images``), nc, names
+    out/manifest.jsonl        ids, labels, provenance (as every synthgen writer)
+
+Detection lines are ``class cx cy w h`` with coordinates normalised to [0, 1] by the image width and
+height.  With ``segments`` (``auto``: when every object has a mask) lines are
+``class x1 y1 x2 y2 ...``: the mask's outer contours as one normalised polygon (several parts of an
+occluded object are joined by zero-width bridges, as Ultralytics does, so one line stays one
+instance).  Class ids follow ``classes`` without ``background``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import DatasetError
+from ..sample import Sample
+from .common import atomic_dir, mask_to_bbox, read_image, safe_name, sample_bytes, sha256_bytes
+from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
+
+DATA_YAML = "data.yaml"
+
+
+def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
+    """One polygon (K, 2) in pixel corner coordinates covering every outer contour of ``mask``."""
+    import cv2
+
+    m = (np.asarray(mask) > 0).astype(np.uint8)
+    # trace on a 2x upsampled mask so contour vertices sit on pixel corners, not centres
+    big = cv2.resize(m, (m.shape[1] * 2, m.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    cs, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cs = [c.reshape(-1, 2).astype(np.float64) for c in cs if len(c) >= 1]
+    if not cs:
+        return np.zeros((0, 2))
+    cs = [(c + 0.5) / 2.0 for c in cs]  # centres of upsampled pixels -> inner corners of the original pixel grid
+    cs = [np.round(c * 2) / 2 for c in cs]
+    cs = [c[np.r_[True, np.any(np.diff(c, axis=0) != 0, axis=1)]] for c in cs]  # drop repeated vertices
+    cs.sort(key=lambda c: (c[:, 1].min(), c[:, 0].min()))
+    return _join(cs)
+
+
+def _join(cs: list[np.ndarray]) -> np.ndarray:
+    """Join contours into one ring: enter each at the point nearest the previous one, go round, come back."""
+    if len(cs) == 1:
+        return cs[0]
+
+    def walk(i: int, entry: int) -> list[np.ndarray]:
+        c = np.roll(cs[i], -entry, axis=0)
+        if i + 1 == len(cs):
+            return [c, c[:1]]
+        nxt = cs[i + 1]
+        d = ((c[:, None, :] - nxt[None, :, :]) ** 2).sum(-1)
+        a, b = np.unravel_index(int(np.argmin(d)), d.shape)
+        return [c[: a + 1]] + walk(i + 1, int(b)) + [c[a:], c[:1]]
+
+    return np.concatenate(walk(0, 0))
+
+
+def _yaml_name(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None,
+               segments: str | bool = "auto", categories=None) -> Path:
+    """Write YOLO labels (boxes, or polygons when ``segments``); see the module docstring."""
+    out_path = Path(out)
+    samples = list(samples)
+    names = [c["name"] for c in sorted(categories, key=lambda c: int(c["id"]))] if categories else [c for c in classes if c != "background"]
+    for s in samples:
+        for o in s.annotations.get("objects", []):
+            if o["category"] not in names:
+                names.append(o["category"])
+    cid = {n: i for i, n in enumerate(names)}
+    objs = [o for s in samples for o in s.annotations.get("objects", [])]
+    seg = bool(objs) and all(o.get("mask") is not None for o in objs) if segments == "auto" else bool(segments)
+    with atomic_dir(out_path, overwrite=overwrite) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "labels").mkdir()
+        recs, used = [], set()
+        for k, s in enumerate(samples, 1):
+            data, ext = sample_bytes(s)
+            stem = safe_name(Path(s.id).stem if s.provenance is None else s.id)
+            if stem in used:
+                stem = f"{stem}-{k}"
+            used.add(stem)
+            (tmp / "images" / f"{stem}{ext}").write_bytes(data)
+            h, w = np.asarray(s.data).shape[:2]
+            lines = []
+            for o in s.annotations.get("objects", []):
+                c = cid[o["category"]]
+                if seg:
+                    if o.get("mask") is None:
+                        raise DatasetError(f"sample {s.id}: object '{o['category']}' has no mask (YOLO segments need masks; set segments=false)")
+                    poly = mask_to_polygon(o["mask"])
+                    if len(poly) < 3:
+                        continue
+                    xy = np.clip(poly / [w, h], 0, 1).reshape(-1)
+                    lines.append(f"{c} " + " ".join(f"{v:.6f}" for v in xy))
+                else:
+                    x, y, bw, bh = (float(v) for v in o["bbox"])
+                    x0, y0, x1, y1 = max(0.0, x), max(0.0, y), min(float(w), x + bw), min(float(h), y + bh)
+                    if x1 <= x0 or y1 <= y0:
+                        continue
+                    lines.append(f"{c} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
+            (tmp / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+            recs.append(record(s, f"images/{stem}{ext}", sha256_bytes(data), **(extra(s) if extra else {})))
+        yaml = ["# written by synthgen: Ultralytics YOLO " + ("segmentation" if seg else "detection"),
+                "path: .", "train: images", "val: images", f"task: {'segment' if seg else 'detect'}", f"nc: {len(names)}", "names:"]
+        yaml += [f"  {i}: {_yaml_name(n)}" for i, n in enumerate(names)]
+        (tmp / DATA_YAML).write_text("\n".join(yaml) + "\n")
+        write_manifest(tmp / MANIFEST, recs)
+    return out_path
+
+
+def read_yolo(path: str) -> Dataset:
+    """Read a folder written by ``write_yolo`` (or any ``data.yaml`` + ``images/`` + ``labels/`` folder)."""
+    import yaml as pyyaml
+
+    root = Path(path).expanduser()
+    if root.is_file():
+        root = root.parent
+    dy = root / DATA_YAML
+    if not dy.exists():
+        raise DatasetError(f"{dy}: YOLO data.yaml not found")
+    try:
+        meta = pyyaml.safe_load(dy.read_text()) or {}
+    except pyyaml.YAMLError as e:
+        raise DatasetError(f"{dy}: invalid YAML ({str(e).splitlines()[0]})") from None
+    names = meta.get("names")
+    if isinstance(names, dict):
+        names = [str(names[k]) for k in sorted(names, key=int)]
+    if not isinstance(names, list) or not names:
+        raise DatasetError(f"{dy}: 'names' missing or empty")
+    img_dir = root / str(meta.get("train", "images"))
+    lab_dir = root / "labels"
+    manifest = {r["file"]: r for r in read_manifest(root / MANIFEST)} if (root / MANIFEST).exists() else {}
+    samples, any_seg = [], False
+    from .common import IMAGE_EXTENSIONS
+
+    for f in sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
+        data = read_image(f)
+        h, w = data.shape[:2]
+        objects = []
+        lf = lab_dir / f"{f.stem}.txt"
+        for n, line in enumerate(lf.read_text().splitlines() if lf.exists() else [], 1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                c, vals = int(parts[0]), [float(v) for v in parts[1:]]
+            except ValueError:
+                raise DatasetError(f"{lf}:{n}: not numbers") from None
+            if not 0 <= c < len(names):
+                raise DatasetError(f"{lf}:{n}: class id {c} outside 0..{len(names) - 1}")
+            if len(vals) == 4:
+                cx, cy, bw, bh = vals
+                obj = {"category": names[c], "bbox": [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h], "iscrowd": 0}
+            elif len(vals) >= 6 and len(vals) % 2 == 0:
+                any_seg = True
+                pts = (np.asarray(vals).reshape(-1, 2) * [w, h]).reshape(-1).tolist()
+                m = _fill(pts, h, w)
+                bb = mask_to_bbox(m)
+                if bb is None:
+                    continue
+                obj = {"category": names[c], "bbox": bb, "mask": m, "iscrowd": 0}
+            else:
+                raise DatasetError(f"{lf}:{n}: expected 'class cx cy w h' or 'class x1 y1 x2 y2 ...'")
+            objects.append(obj)
+        rel = f"images/{f.name}"
+        rec = manifest.get(rel)
+        label = rec["label"] if rec else (max(objects, key=lambda o: o["bbox"][2] * o["bbox"][3])["category"] if objects else "background")
+        samples.append(Sample(id=rec["id"] if rec else f"yolo:{f.name}", data=data, label=str(label), annotations={"objects": objects},
+                              provenance=provenance_of(rec) if rec else None, meta={"file": rel, "path": str(f)}))
+    classes = list(names)
+    if any(s.label not in classes for s in samples):
+        classes += sorted({s.label for s in samples} - set(classes))
+    return Dataset(samples, classes, str(root), "yolo", "image", "segmentation" if any_seg else "detection")
+
+
+def _fill(pts: list[float], h: int, w: int) -> np.ndarray:
+    """Rasterise a polygon given in pixel-corner coordinates (the inverse of ``mask_to_polygon``)."""
+    import cv2
+
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2) - 0.5  # corner coordinates -> pixel-centre coordinates
+    m = np.zeros((h, w), np.uint8)
+    # fill at 4x resolution and keep pixels whose centre lies inside
+    big = np.zeros((h * 4, w * 4), np.uint8)
+    cv2.fillPoly(big, [np.round((p + 0.5) * 4 * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    m = big[2::4, 2::4].copy()
+    return m
