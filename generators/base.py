@@ -40,6 +40,7 @@ class BaseGenerator:
     # -- learning -----------------------------------------------------------------------------
     def fit(self, real) -> "BaseGenerator":
         self.real_ = real
+        self._candidates = {}
         return self
 
     def candidates(self, label: str) -> list[Sample]:
@@ -47,11 +48,15 @@ class BaseGenerator:
         real = getattr(self, "real_", None)
         if real is None:
             raise ConfigError(f"generator {self.short_name}: call fit(real) before generate()")
+        cache = self.__dict__.setdefault("_candidates", {})
+        if label in cache:
+            return cache[label]
         c = [s for s in real.samples if s.label == label]
         if not c:
             c = [s for s in real.samples if any(o.get("category") == label for o in s.annotations.get("objects", []))]
         if not c:
             raise InsufficientDataError(f"class '{label}': no real samples to derive from in {real.source}")
+        cache[label] = c
         return c
 
     # -- generation ---------------------------------------------------------------------------

@@ -57,18 +57,20 @@ def build_transform(spec: dict[str, Any], key: str):
 
 
 def _clean(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return np.round(v.astype(float), 4).tolist() if v.size <= 16 else f"array{list(v.shape)}"
-    if isinstance(v, (np.floating, float)):
+    """Applied parameters -> small JSON values (rounded floats; big arrays summarised by shape)."""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:
+        return v
+    if t is float or isinstance(v, np.floating):
         return round(float(v), 5)
-    if isinstance(v, np.integer):
-        return int(v)
     if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items() if k not in ("shape",)}
+        return {str(k): _clean(x) for k, x in v.items() if k != "shape"}
     if isinstance(v, (list, tuple)):
         return [_clean(x) for x in v]
-    if isinstance(v, (str, int, bool)) or v is None:
-        return v
+    if isinstance(v, np.ndarray):
+        return np.round(v.astype(float), 4).tolist() if v.size <= 16 else f"array{list(v.shape)}"
+    if isinstance(v, np.integer):
+        return int(v)
     return str(v)
 
 
@@ -84,29 +86,37 @@ class ImageAugment(BaseGenerator):
         self.transforms = plain(transforms)
         self.min_visibility = float(min_visibility)
         self.min_area = float(min_area)
-        self._compose = None
+        self._compose = {}
 
-    def compose(self):
-        if self._compose is None:
+    def compose(self, targets: bool = True):
+        """The albumentations pipeline; ``targets=False`` builds the image-only variant (no box and
+        keypoint processors) used for samples without objects, which is what keeps overhead low."""
+        if targets not in self._compose:
             import albumentations as A
 
             if not isinstance(self.transforms, list) or not self.transforms:
                 raise ConfigError("generator.transforms: must be a non-empty list")
             items = [build_transform(t, f"generator.transforms[{i}]") for i, t in enumerate(self.transforms)]
-            self._compose = A.Compose(
-                items,
-                bbox_params=A.BboxParams(format="coco", label_fields=["obj_idx"], clip=True,
-                                         min_visibility=self.min_visibility, min_area=self.min_area),
-                keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_idx"], remove_invisible=False),
-                save_applied_params=True,
-                seed=0,
-            )
-        return self._compose
+            extra = {}
+            if targets:
+                extra = dict(
+                    bbox_params=A.BboxParams(format="coco", label_fields=["obj_idx"], clip=True,
+                                             min_visibility=self.min_visibility, min_area=self.min_area),
+                    keypoint_params=A.KeypointParams(format="xy", label_fields=["kp_idx"], remove_invisible=False),
+                )
+            self._compose[targets] = A.Compose(items, save_applied_params=True, seed=0, **extra)
+        return self._compose[targets]
 
     def apply(self, image: np.ndarray, annotations: dict[str, Any], seed: int):
         """Apply the pipeline with a given seed; returns (image, annotations, applied params)."""
-        comp = self.compose()
         objs = annotations.get("objects", [])
+        if not objs:
+            comp = self.compose(targets=False)
+            comp.set_random_seed(seed)
+            out = comp(image=image)
+            params = [{"transform": name, **_clean(p)} for name, p in out.get("applied_transforms", [])]
+            return out["image"], dict(annotations), params
+        comp = self.compose()
         h, w = image.shape[:2]
         boxes, obj_idx, masks, mask_owner, kps, kp_idx = [], [], [], [], [], []
         for j, o in enumerate(objs):
