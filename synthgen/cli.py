@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-COMMANDS = ("run", "plan", "validate", "merge", "stress", "evaluate")
+COMMANDS = ("run", "plan", "validate", "merge", "collect", "stress", "evaluate")
 CONFIG_MODULE = "synthgen.conf"
 
 # Hydra flags that take a value (the value is not an override)
@@ -151,12 +151,18 @@ def _make_app(command: str):
         before = {p.name for p in out_dir.iterdir()} - {".hydra"} if out_dir.exists() else set()
         before = {b for b in before if not b.endswith(".log")}
         try:
-            return get_job(command)(cfg, out_dir)
+            res = get_job(command)(cfg, out_dir)
+            from .gate import ci_exit_code
+
+            code = ci_exit_code(cfg, res) if HydraConfig.get().mode.name != "MULTIRUN" else 0
+            if code:  # gate.ci=true: the report stays on disk, the exit code tells CI the verdict
+                sys.exit(code)
+            return res
         except SynthgenError as e:
             _cleanup(out_dir, before)
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:
-            _cleanup(out_dir, before)
+            print(f"synthgen: interrupted; run again with hydra.run.dir={out_dir} to resume", file=sys.stderr)
             raise
 
     return app

@@ -21,6 +21,7 @@ from .dataset import Dataset
 from .errors import ConfigError, DatasetError, InsufficientDataError
 from .generate import generate, write_dataset
 from .plan import Plan, make_plan, shard_indices
+from .sample import Sample
 from .validate import validate_and_report
 
 log = logging.getLogger("synthgen")
@@ -139,6 +140,57 @@ def plan_job(cfg, out_dir: Path) -> dict[str, Any]:
     return {"plan": plan.to_dict()}
 
 
+def _run_key(cfg, generator, plan: Plan, seed: int, shard: str | None, fmt: str) -> str:
+    """What makes a run folder's samples what they are; a resume must match it."""
+    from .config import digest
+
+    return digest({"generator": generator.config_digest, "plan": plan.to_dict(), "seed": seed, "shard": shard,
+                   "format": fmt, "dataset": plain(cfg.get("dataset"))})
+
+
+def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int, shard: str | None) -> tuple[Path, str, int]:
+    """Generate the plan (or the shard's slice) into ``out_dir/synthetic``, resuming a killed run.
+
+    Returns ``(folder, format name, samples generated in this call)``.  Nothing is regenerated when
+    the folder is already complete for the same run key.
+    """
+    import shutil
+
+    from .io.formats import output_format
+    from .stream import Stage, run_generation
+
+    fmt = output_format(train.modality, train.task, (cfg.get("output") or {}).get("format", "auto")).name
+    key = _run_key(cfg, generator, plan, seed, shard, fmt)
+    synth_dir = out_dir / "synthetic"
+    key_file = out_dir / ".synthetic.key"
+    if synth_dir.exists():
+        if not key_file.exists() or key_file.read_text().strip() != key:
+            raise DatasetError(f"{synth_dir}: holds the output of a different run; use a new hydra.run.dir")
+        _echo(f"synthetic data already complete in {synth_dir} (resumed run)")
+        return synth_dir, fmt, 0
+    for leftover in out_dir.glob(".synthetic.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    stage = Stage(out_dir)
+    stage_key = stage.root / "run.key"
+    if stage.root.exists() and (not stage_key.exists() or stage_key.read_text().strip() != key):
+        raise DatasetError(f"{stage.root}: holds a partial run with another config; use a new hydra.run.dir")
+    stage.open()
+    stage_key.write_text(key + "\n")
+    if stage.done:
+        _echo(f"resuming: {len(stage.done)} samples already done")
+    todo = [(r.label, r.synthetic, shard_indices(r.synthetic, shard)) for r in plan.rows if r.synthetic > 0]
+    missing = sum(1 for label, _, idx in todo for i in idx if not stage.is_done(label, i))
+    if missing:
+        generator.fit(train)
+    made = run_generation(generator, todo, seed, stage, workers=int(cfg.get("workers", 1) or 1),
+                          chunk=int(cfg.get("chunk", 16) or 16))
+    order = [(label, i) for label, _, idx in todo for i in idx]
+    write_dataset(stage.iter_plan(order), train, synth_dir, fmt)
+    key_file.write_text(key + "\n")
+    stage.remove()
+    return synth_dir, fmt, made
+
+
 def run_job(cfg, out_dir: Path) -> dict[str, Any]:
     seed = _seed(cfg)
     shard = cfg.get("shard")
@@ -151,21 +203,26 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
     _echo(plan.table())
     if plan.total == 0:
         _echo("nothing to generate: every class meets the policy")
-    generator.fit(train)
-    synthetic = generate(generator, plan, seed, shard)
-    fmt = write_dataset(synthetic, train, out_dir / "synthetic", (cfg.get("output") or {}).get("format", "auto"))
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
-    summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(out_dir / "synthetic"), "format": fmt}
+    synth_dir, fmt, made = produce(cfg, out_dir, train, plan, generator, seed, shard)
+    synthetic = read_any(str(synth_dir), fmt, "synthetic").samples
+    summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,
+                               "generated_now": made}
     if shard:
-        _echo(f"shard {shard}: wrote {len(synthetic)} samples to {out_dir / 'synthetic'} (validate and merge after collecting shards)")
+        _echo(f"shard {shard}: wrote {len(synthetic)} samples to {synth_dir} (join shards with `synthgen collect`)")
         return summary
     if not synthetic:
         return summary
-    ref = reference if reference is not None else train
     run_info = {"command": "run", "seed": seed, "generator": generator.target, "generator_version": generator.version,
                 "generator_config_digest": generator.config_digest, "dataset": train.source,
-                "reference": "held-out real samples (dataset.longtail.holdout)" if reference is not None else "real training samples",
                 "synthgen_version": __version__}
+    return _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary)
+
+
+def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary):
+    ref = reference if reference is not None else train
+    run_info["reference"] = ("held-out real samples (dataset.longtail.holdout)" if reference is not None
+                             else "real training samples")
     report = validate_and_report(cfg, out_dir, ref, synthetic, run_info, plan)
     summary["report"] = report
     _echo(f"report: {out_dir / 'report.html'}")
@@ -177,6 +234,79 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
                     force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"))
         summary["merge"] = res
         _print_merge(res)
+    return summary
+
+
+def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
+    """Join the ``synthetic/`` folders of shard runs into one dataset (identical to a single run), then
+    validate, report and merge it like ``synthgen run``."""
+    from omegaconf import OmegaConf
+
+    dirs = [Path(str(d)).expanduser() for d in (cfg.get("shards") or [])]
+    if cfg.get("sweep_dir"):
+        sweep = Path(str(cfg.sweep_dir)).expanduser()
+        if not sweep.is_dir():
+            raise DatasetError(f"{sweep}: sweep_dir does not exist")
+        dirs += sorted(p.parent for p in sweep.glob("*/synthetic"))
+    if not dirs:
+        raise ConfigError("shards: give shard run folders (shards=[a,b]) or sweep_dir=<multirun folder>")
+    cfgs, shard_ids = [], []
+    for d in dirs:
+        for need in (".hydra/config.yaml", "synthetic"):
+            if not (d / need).exists():
+                raise DatasetError(f"{d / need}: not found (each shard must be a finished `synthgen run shard=i/n`)")
+        c = OmegaConf.load(d / ".hydra/config.yaml")
+        cfgs.append(c)
+        shard_ids.append(c.get("shard"))
+    ns = {str(s).split("/")[1] if s else "1" for s in shard_ids}
+    if len(ns) != 1:
+        raise ConfigError(f"shards: mixed shard counts {sorted(ns)}")
+    n = int(ns.pop())
+    got = sorted(int(str(s).split("/")[0]) if s else 0 for s in shard_ids)
+    if got != list(range(n)):
+        missing = sorted(set(range(n)) - set(got))
+        raise ConfigError(f"shards: expected shards 0..{n - 1} once each; missing {missing}, got {got}")
+    def strip(c):
+        d = OmegaConf.to_container(c, resolve=False)
+        for k in ("shard", "workers", "chunk", "merge", "hydra"):
+            d.pop(k, None)
+        return d
+    base = strip(cfgs[0])
+    for d, c in zip(dirs, cfgs):
+        if strip(c) != base:
+            raise ConfigError(f"shards: {d} was run with another config than {dirs[0]}")
+    run_cfg = cfgs[0]
+    seed = int(run_cfg.seed)
+    train, reference = load_dataset(run_cfg.get("dataset"))
+    plan = plan_for(run_cfg, train)
+    generator = build(run_cfg.get("generator"), "generator")
+    by_key: dict[tuple[str, int], Sample] = {}
+    fmt = None
+    for d in dirs:
+        ds = read_any(str(d / "synthetic"), "auto", "shards")
+        fmt = ds.format
+        for s in ds.samples:
+            k = (s.label, s.provenance.index if s.provenance else -1)
+            if k in by_key:
+                raise DatasetError(f"{d / 'synthetic'}: sample {s.id} appears in two shards")
+            by_key[k] = s
+    order = [(r.label, i) for r in plan.rows for i in range(r.synthetic)]
+    missing = [k for k in order if k not in by_key]
+    if missing or len(by_key) != len(order):
+        raise DatasetError(f"shards: {len(missing)} planned samples missing (first: class '{missing[0][0]}' index {missing[0][1]})"
+                           if missing else f"shards: {len(by_key) - len(order)} samples not in the plan")
+    synthetic = [by_key[k] for k in order]
+    write_dataset(synthetic, train, out_dir / "synthetic", fmt or "auto")
+    (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
+    summary = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(out_dir / "synthetic"), "shards": n}
+    _echo(f"collected {len(synthetic)} samples from {n} shards into {out_dir / 'synthetic'}")
+    run_info = {"command": "collect", "seed": seed, "generator": generator.target, "generator_version": generator.version,
+                "generator_config_digest": generator.config_digest, "dataset": train.source, "shards": n,
+                "synthgen_version": __version__}
+    if cfg.get("validate", True):
+        m = cfg.get("merge") or {}
+        view = OmegaConf.merge(run_cfg, {"merge": OmegaConf.to_container(m) if m else {"into": None}})
+        return _validate_and_merge(view, out_dir, train, reference, synthetic, run_info, plan, summary)
     return summary
 
 
@@ -235,6 +365,7 @@ JOBS: dict[str, Any] = {
     "plan": plan_job,
     "validate": validate_job,
     "merge": merge_job,
+    "collect": collect_job,
     # later commands live in their own modules, imported when used
     "stress": "synthgen.stress:stress_job",
     "evaluate": "synthgen.evaluate:evaluate_job",
