@@ -1,0 +1,54 @@
+"""Ready-made model wrappers for ``synthgen evaluate`` (``model._target_``).
+
+A model for ``evaluate`` is any callable ``samples -> labels`` (or ``-> scores``, one column per
+class); these wrap common cases so no code is needed.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, DatasetError
+
+
+def image_features(images: Sequence[np.ndarray], size: int = 32) -> np.ndarray:
+    """Grey-scale ``size`` x ``size`` pixels in [0, 1], flattened: (n, size * size) float32."""
+    from PIL import Image
+
+    out = np.empty((len(images), size * size), dtype=np.float32)
+    for i, im in enumerate(images):
+        a = np.asarray(im, dtype=np.float32)
+        g = a.mean(axis=2) if a.ndim == 3 else a
+        if g.shape != (size, size):
+            g = np.asarray(Image.fromarray(g.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR))
+        out[i] = g.reshape(-1) / 255.0
+    return out
+
+
+class SklearnImageClassifier:
+    """A pickled scikit-learn classifier applied to image samples via :func:`image_features`."""
+
+    def __init__(self, path: str, size: int = 32, scores: bool = False):
+        self.path = path
+        self.size = int(size)
+        self.scores = bool(scores)
+        p = Path(str(path)).expanduser()
+        if not p.exists():
+            raise DatasetError(f"{p}: model file not found (model.path)")
+        try:
+            with open(p, "rb") as f:
+                self.estimator = pickle.load(f)
+        except Exception as e:
+            raise DatasetError(f"{p}: cannot unpickle model ({type(e).__name__})") from None
+        if not hasattr(self.estimator, "predict"):
+            raise ConfigError(f"model.path: {p} holds a {type(self.estimator).__name__}, not a classifier with predict()")
+        self.classes_ = [str(c) for c in getattr(self.estimator, "classes_", [])] or None
+
+    def __call__(self, samples):
+        X = image_features([s.data for s in samples], self.size)
+        if self.scores:
+            return self.estimator.predict_proba(X)
+        return np.asarray([str(v) for v in self.estimator.predict(X)])
