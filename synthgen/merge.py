@@ -110,6 +110,8 @@ def merge(
     report_sha = hashlib.sha256(dumps(report).encode()).hexdigest()
     if report_path:  # recorded relative to the training set, so identical runs give identical manifests
         report_path = os.path.relpath(os.path.abspath(report_path), os.path.abspath(into))
+    # samples the gate's filter dropped (outside the real support) never enter a training set
+    dropped = {d["id"] for d in (report.get("filter") or {}).get("dropped", [])}
     accepted, left_out = {}, {}
     for label, c in classes.items():
         if c["verdict"] == "pass":
@@ -125,7 +127,7 @@ def merge(
         present = {s.id for s in base.samples}
         added: list[Sample] = []
         for s in synthetic:
-            if s.label in accepted and s.id not in present:
+            if s.label in accepted and s.id not in present and s.id not in dropped:
                 s.meta.setdefault("extra", {})["admitted_by"] = {
                     "report": report_path, "report_sha256": report_sha, **accepted[s.label]}
                 added.append(s)

@@ -1,13 +1,22 @@
-"""Validation: featurize real and synthetic samples once per class, run every validator, gate, report."""
+"""Validation: featurize real and synthetic data once, run every validator per class, gate, report.
+
+A ``validation`` config names one or more feature spaces (``featurizers: {name: {_target_...}}``, or
+the single ``featurizer:`` of older configs, called ``default``) and the validators; a validator reads
+the space named by its ``features:`` key (the first space when absent).  Validators with
+``needs_samples = True`` (schema, duplicates) read the samples themselves.  Every real class is
+featurized (label agreement and class separation need them all), each dataset once, through the
+content-hash cache (``validation.cache_dir``; null turns it off).
+"""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .config import build
+from .config import build, plain
 from .dataset import Dataset
 from .errors import ConfigError
 from .plan import Plan
@@ -18,33 +27,149 @@ def _echo(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str]):
-    """Returns ``(results, verdicts, features, featurizer)``."""
-    from tqdm import tqdm
+@dataclass
+class View:
+    """One feature space: names plus per-class real and synthetic matrices."""
 
-    from .gate import class_verdicts
+    name: str
+    featurizer: Any
+    names: list[str]
+    real: dict[str, np.ndarray] = field(default_factory=dict)
+    synthetic: dict[str, np.ndarray] = field(default_factory=dict)
+    real_ids: dict[str, list[str]] = field(default_factory=dict)
+    synthetic_ids: dict[str, list[str]] = field(default_factory=dict)
 
-    if cfg_validation is None:
-        raise ConfigError("validation: missing (e.g. validation=image_stats)")
-    featurizer = build(cfg_validation.get("featurizer"), "validation.featurizer")
-    if getattr(featurizer, "modality", reference.modality) != reference.modality:
-        raise ConfigError(f"validation.featurizer: reads {featurizer.modality} samples but the data is {reference.modality} "
-                          f"(choose validation=... for {reference.modality})")
+
+@dataclass
+class Validation:
+    results: dict[str, Any]
+    verdicts: dict[str, dict[str, Any]]
+    views: dict[str, View]
+    validator_views: dict[str, str | None]
+    dropped: list[dict[str, Any]]
+    cache: dict[str, Any]
+    labels: list[str]
+    synthetic: list[Sample]  # after the filter
+
+
+def _featurizers(cfg_validation: Any, modality: str) -> dict[str, Any]:
+    nodes = cfg_validation.get("featurizers")
+    if nodes is None:
+        single = cfg_validation.get("featurizer")
+        if single is None:
+            raise ConfigError("validation.featurizers: missing (a mapping of name -> featurizer config)")
+        nodes, keyf = {"default": single}, lambda k: "validation.featurizer"
+    else:
+        keyf = lambda k: f"validation.featurizers.{k}"  # noqa: E731
+        if not len(nodes):
+            raise ConfigError("validation.featurizers: empty")
+    out = {}
+    for name, node in nodes.items():
+        f = build(node, keyf(name))
+        if getattr(f, "modality", modality) != modality:
+            raise ConfigError(f"{keyf(name)}: reads {f.modality} samples but the data is {modality} "
+                              f"(choose validation=... for {modality})")
+        out[str(name)] = f
+    return out
+
+
+def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], dict[str, str | None]]:
+    from omegaconf import OmegaConf
+
     vnodes = cfg_validation.get("validators") or {}
     if not vnodes:
         raise ConfigError("validation.validators: no validators configured")
-    validators = {str(k): build(v, f"validation.validators.{k}") for k, v in vnodes.items()}
-    feats: dict[str, dict[str, np.ndarray]] = {}
-    for label in tqdm(labels, desc="featurize", unit="class", disable=None, file=sys.stderr):
-        r = [s for s in reference.samples if s.label == label]
-        sy = [s for s in synthetic if s.label == label]
-        feats[label] = {"real": featurizer.transform(r), "synthetic": featurizer.transform(sy)}
-    real = {k: v["real"] for k, v in feats.items()}
-    syn = {k: v["synthetic"] for k, v in feats.items()}
+    validators, which = {}, {}
+    for k, node in vnodes.items():
+        key = f"validation.validators.{k}"
+        d = plain(node)
+        if not isinstance(d, dict):
+            raise ConfigError(f"{key}: must be a mapping with _target_")
+        view = d.pop("features", None)
+        v = build(OmegaConf.create(d), key)
+        if getattr(v, "needs_samples", False):
+            which[str(k)] = None
+        else:
+            view = str(view) if view is not None else views[0]
+            if view not in views:
+                raise ConfigError(f"{key}.features: no feature space '{view}' (have: {', '.join(views)})")
+            which[str(k)] = view
+        validators[str(k)] = v
+    return validators, which
+
+
+def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str],
+                   gate: Any = None) -> Validation:
+    """Featurize (cached), filter (if the gate asks), validate, and gate."""
+    from tqdm import tqdm
+
+    from synthgen.validators.cache import FeatureCache, content_hash
+
+    from .gate import GatePolicy, class_verdicts, filter_samples
+
+    if cfg_validation is None:
+        raise ConfigError("validation: missing (e.g. validation=image_stats)")
+    policy = gate if isinstance(gate, GatePolicy) else GatePolicy(gate)
+    featurizers = _featurizers(cfg_validation, reference.modality)
+    validators, which = _validators(cfg_validation, list(featurizers))
+    cache_dir = cfg_validation.get("cache_dir", None)
+    if cache_dir is not None and not isinstance(cache_dir, str):
+        raise ConfigError(f"validation.cache_dir: must be a folder path or null, got {cache_dir!r}")
+    cache = FeatureCache(cache_dir)
+    real_classes = list(reference.classes)
+    by_real = {c: [s for s in reference.samples if s.label == c] for c in real_classes}
+    by_real = {c: v for c, v in by_real.items() if v}
+    real_order = [s for c in by_real for s in by_real[c]]
+    syn = {label: [s for s in synthetic if s.label == label] for label in labels}
+    syn_order = [s for label in labels for s in syn[label]]
+    views: dict[str, View] = {}
+    for name, f in tqdm(featurizers.items(), desc="featurize", unit="space", disable=None, file=sys.stderr):
+        R = cache.transform(f, real_order, f"{name}/real")
+        S = cache.transform(f, syn_order, f"{name}/synthetic")
+        names = list(f.feature_names)
+        v = View(name, f, names)
+        i = 0
+        for c, ss in by_real.items():
+            v.real[c], v.real_ids[c] = R[i:i + len(ss)], [s.id for s in ss]
+            i += len(ss)
+        i = 0
+        for label in labels:
+            n = len(syn[label])
+            v.synthetic[label] = S[i:i + n] if n else np.zeros((0, len(names)))
+            v.synthetic_ids[label] = [s.id for s in syn[label]]
+            i += n
+        views[name] = v
+    dropped: list[dict[str, Any]] = []
+    if policy.filter["enabled"]:
+        fv = policy.filter["features"] or next(iter(views))
+        if fv not in views:
+            raise ConfigError(f"gate.filter.features: no feature space '{fv}' (have: {', '.join(views)})")
+        hashes = {c: {content_hash(s) for s in ss} for c, ss in by_real.items()} if policy.filter["drop_copies"] else None
+        keep, dropped = filter_samples(views[fv].real, views[fv].synthetic, syn, views[fv].real_ids, policy.filter, hashes)
+        for label, mask in keep.items():
+            syn[label] = [s for s, k in zip(syn[label], mask) if k]
+            for v in views.values():
+                v.synthetic[label] = v.synthetic[label][mask]
+                v.synthetic_ids[label] = [i for i, k in zip(v.synthetic_ids[label], mask) if k]
     results = {}
-    for name, v in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
-        results[name] = v.validate(real, syn, list(featurizer.feature_names), seed=seed)
-    return results, class_verdicts(results, labels), feats, featurizer
+    for name, val in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
+        if which[name] is None:
+            results[name] = val.validate_samples(by_real, syn, seed=seed)
+        else:
+            v = views[which[name]]
+            results[name] = val.validate(v.real, v.synthetic, list(v.names), seed=seed)
+    verdicts = class_verdicts(results, labels, policy)
+    kept = [s for label in labels for s in syn[label]]
+    return Validation(results, verdicts, views, which, dropped, cache.info(), labels, kept)
+
+
+def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str], gate: Any = None):
+    """Returns ``(results, verdicts, features, featurizer)`` of the first feature space (kept for callers
+    of the foundation API; :func:`run_validation` returns everything)."""
+    v = run_validation(cfg_validation, reference, synthetic, seed, labels, gate)
+    first = next(iter(v.views.values()))
+    feats = {l: {"real": first.real.get(l, np.zeros((0, len(first.names)))), "synthetic": first.synthetic[l]} for l in labels}
+    return v.results, v.verdicts, feats, first.featurizer
 
 
 def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k: int) -> dict[str, dict[str, list]]:
@@ -54,16 +179,28 @@ def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k:
 
 def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[Sample], run_info: dict, plan: Plan | None):
     """Validate, write ``report.json`` and ``report.html`` into ``out_dir``, print the summary table."""
-    from .report import build_report, summary_table, write_html, write_json
+    from .gate import GatePolicy, exit_code
+    from .report import build_report, summary_table, typicality, write_html, write_json
 
     order = {c: i for i, c in enumerate(reference.classes)}
     labels = sorted({s.label for s in synthetic}, key=lambda l: (order.get(l, len(order)), l))
-    results, verdicts, feats, featurizer = validate(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels)
-    counts = {l: {"real": int(len(feats[l]["real"])), "synthetic": int(len(feats[l]["synthetic"]))} for l in labels}
-    report = build_report(run=run_info, plan=plan.to_dict() if plan else None, feature_names=list(featurizer.feature_names),
-                          results=results, verdicts=verdicts, counts=counts)
-    write_json(report, out_dir / "report.json")
+    policy = GatePolicy(cfg.get("gate"))
+    v = run_validation(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels, policy)
+    counts = {l: {"real": int(len(next(iter(v.views.values())).real.get(l, ()))),
+                  "synthetic": int(sum(1 for s in v.synthetic if s.label == l))} for l in labels}
     k = int((cfg.get("report") or {}).get("examples", 8))
-    write_html(report, out_dir / "report.html", feats, _examples(reference, synthetic, labels, k))
+    typical = typicality(v, k)
+    report = build_report(run=run_info, plan=plan.to_dict() if plan else None,
+                          feature_names=list(next(iter(v.views.values())).names),
+                          results=v.results, verdicts=v.verdicts, counts=counts,
+                          views={n: {"featurizer": f"{type(w.featurizer).__module__}.{type(w.featurizer).__qualname__}",
+                                     "dims": len(w.names)} for n, w in v.views.items()},
+                          validator_features=v.validator_views, gate=policy.to_dict(), dropped=v.dropped, cache=v.cache,
+                          typical=typical)
+    report["exit_code"] = exit_code(report["classes"], policy)
+    write_json(report, out_dir / "report.json")
+    by_id = {s.id: s for s in synthetic}
+    write_html(report, out_dir / "report.html", views=v.views, examples=_examples(reference, v.synthetic, labels, k),
+               samples_by_id=by_id)
     _echo(summary_table(report))
     return report

@@ -154,3 +154,347 @@ class MMDValidator(CalibratedValidator):
         return self._verdict(label, obs, base, n, m, p_value=perm["p_value"],
                              details={"mmd2_full": perm["mmd2"], "bandwidth": bw, "n_permutations": self.n_permutations,
                                       "kernel": "rbf"})
+
+
+# --- generic multi-metric calibration ------------------------------------------------------------
+
+def calibrate(observed: np.ndarray, baseline: np.ndarray, quantile: float = 0.95, tolerance: float = 1.0,
+              higher_is_better: bool = False) -> dict:
+    """Judge one metric against its real-vs-real baseline (see the module docstring).
+
+    For a higher-is-better metric the threshold is the lower (1 - quantile) baseline quantile.
+    Returns statistic (median observed), threshold, score in [0, 1] (>= 0.5 iff passed), passed and
+    the baseline summary.
+    """
+    sgn = -1.0 if higher_is_better else 1.0
+    obs, base = sgn * np.asarray(observed, np.float64), sgn * np.asarray(baseline, np.float64)
+    m0 = float(np.median(base))
+    q = float(np.quantile(base, quantile))
+    t = m0 + tolerance * (q - m0)
+    if t <= m0:
+        t = m0 + max(1e-12, 1e-6 * abs(m0))
+    stat = float(np.median(obs))
+    score = float(np.clip(1.0 - 0.5 * (stat - m0) / (t - m0), 0.0, 1.0))
+    passed = bool(stat <= t)
+    lo_q = 1 - quantile if higher_is_better else quantile
+    return {"statistic": sgn * stat, "threshold": sgn * t, "score": score, "passed": passed,
+            "baseline": {"median": sgn * m0, f"q{int(round(lo_q * 100))}": sgn * q,
+                         ("min" if higher_is_better else "max"): float(sgn * np.max(base)), "n_bootstrap": int(len(base))},
+            "higher_is_better": higher_is_better}
+
+
+def prepare(x: np.ndarray, y: np.ndarray, max_dim: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Standardise with the real class's mean and std, then (if wider than max_dim) project onto the
+    real class's top principal axes.  Distances in every neighbour metric use this space."""
+    from .stats import pca_basis
+
+    xs, ys = _standardise(x, y)
+    if max_dim and xs.shape[1] > max_dim:
+        b = pca_basis(xs, min(max_dim, len(xs) - 1))
+        xs, ys = xs @ b, ys @ b
+    return xs, ys
+
+
+class MetricValidator(CalibratedValidator):
+    """Several metrics per split, each calibrated; the class fails when any metric fails.
+
+    Subclasses set ``metrics_spec = {name: higher_is_better}`` and implement ``metrics(a, other)``;
+    ``evidence(x, y, rng)`` may add full-data values and p-values to ``details``.
+    """
+
+    metrics_spec: dict[str, bool] = {}
+    max_dim: int | None = None
+
+    def metrics(self, a: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        raise NotImplementedError
+
+    def evidence(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> dict:
+        return {}
+
+    def _prepare(self, label: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return prepare(x, y, self.max_dim)
+
+    def _validate_class(self, label, x, y, names, rng):
+        self._check_sizes(label, x, y)
+        xs, ys = self._prepare(label, x, y)
+        base = {k: [] for k in self.metrics_spec}
+        obs = {k: [] for k in self.metrics_spec}
+        for a, b, s in self._splits(len(xs), len(ys), rng):
+            mb = self.metrics(xs[a], xs[b], rng)
+            mo = self.metrics(xs[a], ys[s], rng)
+            for k in self.metrics_spec:
+                base[k].append(mb[k])
+                obs[k].append(mo[k])
+        per = {k: calibrate(np.array(obs[k]), np.array(base[k]), self.quantile, self.tolerance, hib)
+               for k, hib in self.metrics_spec.items()}
+        worst = min(per, key=lambda k: per[k]["score"])
+        ev = self.evidence(xs, ys, rng)
+        p = ev.pop("p_value", None)
+        w = per[worst]
+        return ClassResult(label, PASS if all(v["passed"] for v in per.values()) else FAIL, statistic=w["statistic"],
+                           score=w["score"], threshold=w["threshold"], passed=all(v["passed"] for v in per.values()),
+                           p_value=p, n_real=len(x), n_synthetic=len(y), baseline=w["baseline"],
+                           details={"metric": worst, "worst_feature": worst if not w["passed"] else None,
+                                    "metrics": per, "full_data": ev, "dims": int(xs.shape[1])})
+
+
+class EnergyValidator(MetricValidator):
+    """Energy distance (Székely) on standardised features, calibrated; permutation p-value from the
+    same distance matrix as the MMD (one matrix product for all permutations)."""
+
+    name = "energy"
+    statistic_name = "energy_distance"
+    metrics_spec = {"energy": False}
+
+    def __init__(self, n_permutations: int = 1000, max_dim: int | None = 64, **kw):
+        super().__init__(**kw)
+        self.n_permutations = int(n_permutations)
+        self.max_dim = max_dim
+
+    def metrics(self, a, other, rng):
+        from .stats import sq_dists
+
+        n = len(a)
+        d = np.sqrt(sq_dists(np.vstack([a, other])))
+        w = np.r_[np.full(n, 1.0 / n), np.full(len(other), -1.0 / len(other))]
+        return {"energy": float(-(w @ d @ w))}
+
+    def evidence(self, x, y, rng):
+        from .stats import kernel_tests
+
+        kt = kernel_tests(x, y, self.n_permutations, rng)
+        return {"energy": kt["energy"], "p_value": kt["p_energy"], "mmd2": kt["mmd2"], "p_mmd": kt["p_mmd"],
+                "n_permutations": self.n_permutations}
+
+
+class WassersteinValidator(MetricValidator):
+    """Per-feature Wasserstein-1 divided by the real standard deviation; statistic: the mean over
+    features (``worst_feature`` names the feature with the largest calibrated excess)."""
+
+    name = "wasserstein"
+    statistic_name = "mean_wasserstein_over_std"
+    metrics_spec = {"wasserstein": False}
+
+    def _validate_class(self, label, x, y, names, rng):
+        res = super()._validate_class(label, x, y, names, rng)
+        from .stats import wasserstein_cols
+
+        sd = x.std(axis=0)
+        w = wasserstein_cols(x, y) / np.where(sd > 0, sd, 1.0)
+        res.details["features"] = {n: float(w[j]) for j, n in enumerate(names)}
+        if not res.passed:
+            res.details["worst_feature"] = names[int(np.argmax(w))]
+        return res
+
+    def metrics(self, a, other, rng):
+        # inputs are standardised by the real class's std already
+        from .stats import wasserstein_cols
+
+        return {"wasserstein": float(np.mean(wasserstein_cols(a, other)))}
+
+
+class CategoricalValidator(MetricValidator):
+    """Binned or categorical features: Jensen-Shannon distance and PSI (calibrated), G-test and
+    chi-square with small cells merged (BH-corrected p-values as evidence).
+
+    ``discrete``: the features are category codes (counts per code); otherwise each feature is cut at
+    the real class's deciles.  Statistic: the largest JS distance over features.
+    """
+
+    name = "categorical"
+    statistic_name = "max_js_distance"
+    metrics_spec = {"js": False, "psi": False}
+
+    def __init__(self, bins: int = 10, discrete: bool = False, min_expected: float = 5.0, **kw):
+        super().__init__(**kw)
+        self.bins = int(bins)
+        self.discrete = bool(discrete)
+        self.min_expected = float(min_expected)
+
+    def _validate_class(self, label, x, y, names, rng):
+        self._check_sizes(label, x, y)
+        from .stats import benjamini_hochberg, contingency_test
+
+        self._edges = [self._edges_for(x[:, j]) for j in range(x.shape[1])]
+        base = {k: [] for k in self.metrics_spec}
+        obs = {k: [] for k in self.metrics_spec}
+        for a, b, s in self._splits(len(x), len(y), rng):
+            mb, mo = self.metrics(x[a], x[b], rng), self.metrics(x[a], y[s], rng)
+            for k in self.metrics_spec:
+                base[k].append(mb[k])
+                obs[k].append(mo[k])
+        per = {k: calibrate(np.array(obs[k]), np.array(base[k]), self.quantile, self.tolerance, False) for k in self.metrics_spec}
+        feats, pv = {}, []
+        for j, n in enumerate(names):
+            ca, cb = self._counts(x[:, j], j), self._counts(y[:, j], j)
+            try:
+                t = contingency_test(ca, cb, self.min_expected)
+            except InsufficientDataError:
+                t = {"g": 0.0, "chi2": 0.0, "p_g": 1.0, "p_chi2": 1.0, "dof": 0, "cells": 1}
+            from .stats import js_distance, psi
+
+            feats[n] = {"js": js_distance(ca + 1e-12, cb + 1e-12), "psi": psi(ca, cb), **t}
+            pv.append(t["p_g"])
+        q = benjamini_hochberg(np.array(pv))
+        for j, n in enumerate(names):
+            feats[n]["q_g"] = float(q[j])
+        worst_m = min(per, key=lambda k: per[k]["score"])
+        w = per[worst_m]
+        passed = all(v["passed"] for v in per.values())
+        worst_f = max(names, key=lambda n: feats[n]["js"])
+        return ClassResult(label, PASS if passed else FAIL, statistic=w["statistic"], score=w["score"], threshold=w["threshold"],
+                           passed=passed, p_value=float(q.min()) if len(q) else None, n_real=len(x), n_synthetic=len(y),
+                           baseline=w["baseline"], details={"metric": worst_m, "metrics": per, "features": feats,
+                                                            "worst_feature": None if passed else worst_f,
+                                                            "test": "G-test (small cells merged), BH-corrected"})
+
+    def _edges_for(self, col):
+        from .stats import quantile_bins
+
+        return np.unique(col) if self.discrete else quantile_bins(col, self.bins)
+
+    def _counts(self, col, j):
+        e = self._edges[j]
+        if self.discrete:
+            idx = np.searchsorted(e, col)
+            known = (idx < len(e)) & (e[np.minimum(idx, len(e) - 1)] == col)
+            return np.r_[np.bincount(idx[known], minlength=len(e)), (~known).sum()].astype(np.float64)
+        from .stats import bin_counts
+
+        return bin_counts(col, e)
+
+    def metrics(self, a, other, rng):
+        from .stats import js_distance, psi
+
+        js, ps = [], []
+        for j in range(a.shape[1]):
+            ca, cb = self._counts(a[:, j], j), self._counts(other[:, j], j)
+            js.append(js_distance(ca + 1e-12, cb + 1e-12))
+            ps.append(psi(ca, cb))
+        return {"js": float(max(js)), "psi": float(max(ps))}
+
+
+class FrechetValidator(MetricValidator):
+    """Fréchet distance between Gaussians fitted to real and synthetic features, calibrated.
+
+    On EfficientNet-Lite0 embeddings name it ``FD_effnetlite0`` (never FID: that is Inception-v3).
+    With fewer samples per half than dimensions the features are projected onto the real class's
+    top principal axes (``reduce: pca``, the same axes for baseline and observed) or the class is
+    incomputable (``reduce: raise``).
+    """
+
+    statistic_name = "frechet_distance"
+    metrics_spec = {"frechet": False}
+
+    def __init__(self, name: str = "frechet", reduce: str = "pca", max_dim: int | None = 64, **kw):
+        super().__init__(**kw)
+        if reduce not in ("pca", "raise"):
+            from synthgen.errors import ConfigError
+
+            raise ConfigError(f"reduce: must be 'pca' or 'raise', got {reduce!r}")
+        self.name = str(name)
+        self.reduce = reduce
+        self.max_dim = max_dim
+
+    def _prepare(self, label, x, y):
+        from .stats import pca_basis
+
+        half = min(len(x) // 2, len(y))
+        d = min(x.shape[1], self.max_dim) if self.max_dim else x.shape[1]
+        if half <= d + 1:
+            if self.reduce == "raise":
+                raise InsufficientDataError(f"class '{label}': {half} samples per half for a {d}-d Fréchet distance; "
+                                            f"need more than {d + 1} (or reduce: pca)")
+            d = max(1, half - 2)
+        xs, ys = _standardise(x, y)
+        if d < xs.shape[1]:
+            b = pca_basis(xs, d)
+            xs, ys = xs @ b, ys @ b
+        return xs, ys
+
+    def metrics(self, a, other, rng):
+        from .stats import frechet_from_samples
+
+        return {"frechet": frechet_from_samples(a, other, reduce="raise")[0]}
+
+    def evidence(self, x, y, rng):
+        from .stats import frechet_from_samples
+
+        return {"frechet": frechet_from_samples(x, y, reduce="pca")[0]}
+
+
+class C2STValidator(MetricValidator):
+    """Classifier two-sample test: cross-validated logistic-regression AUC (real vs synthetic), with
+    a Hanley-McNeil confidence interval and a Mann-Whitney p-value on the full data, calibrated
+    against the AUC between real halves."""
+
+    name = "c2st"
+    statistic_name = "auc"
+    metrics_spec = {"auc": False}
+
+    def __init__(self, folds: int = 5, max_dim: int | None = 32, n_bootstrap: int = 10, **kw):
+        super().__init__(n_bootstrap=n_bootstrap, **kw)
+        self.folds = int(folds)
+        self.max_dim = max_dim
+
+    def _check_sizes(self, label, x, y):
+        super()._check_sizes(label, x, y)
+        if min(len(x) // 2, len(y)) < 2 * self.folds:
+            raise InsufficientDataError(f"class '{label}': C2ST with {self.folds} folds needs {2 * self.folds} samples per "
+                                        f"half, got {min(len(x) // 2, len(y))}")
+
+    def metrics(self, a, other, rng):
+        from .stats import c2st
+
+        return {"auc": c2st(a, other, self.folds, int(rng.integers(2**31)), None)["auc"]}
+
+    def evidence(self, x, y, rng):
+        from .stats import c2st
+
+        return c2st(x, y, self.folds, int(rng.integers(2**31)), None)
+
+
+class PRDCValidator(MetricValidator):
+    """Precision, recall, density and coverage (Naeem et al. 2020), each calibrated (higher is better)."""
+
+    name = "prdc"
+    statistic_name = "worst_metric"
+    metrics_spec = {"precision": True, "recall": True, "density": True, "coverage": True}
+
+    def __init__(self, k: int = 5, max_dim: int | None = 64, n_bootstrap: int = 20, **kw):
+        super().__init__(n_bootstrap=n_bootstrap, **kw)
+        self.k = int(k)
+        self.max_dim = max_dim
+
+    def _check_sizes(self, label, x, y):
+        super()._check_sizes(label, x, y)
+        if min(len(x) // 2, len(y)) <= self.k:
+            raise InsufficientDataError(f"class '{label}': PRDC with k={self.k} needs more than {self.k} samples per half")
+
+    def metrics(self, a, other, rng):
+        from .stats import prdc
+
+        return prdc(a, other, self.k)
+
+    def evidence(self, x, y, rng):
+        from .stats import prdc
+
+        return prdc(x, y, self.k)
+
+
+class AlphaPrecisionValidator(PRDCValidator):
+    """α-precision, β-recall and authenticity (k-NN form of Alaa et al. 2022), each calibrated."""
+
+    name = "alpha_precision"
+    metrics_spec = {"alpha_precision": True, "beta_recall": True, "authenticity": True}
+
+    def metrics(self, a, other, rng):
+        from .stats import alpha_beta_authenticity
+
+        m = alpha_beta_authenticity(a, other, self.k)
+        return {k: m[k] for k in self.metrics_spec}
+
+    def evidence(self, x, y, rng):
+        from .stats import alpha_beta_authenticity
+
+        return alpha_beta_authenticity(x, y, self.k)

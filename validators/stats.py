@@ -121,3 +121,369 @@ def mmd_permutation_naive(x: np.ndarray, y: np.ndarray, n_permutations: int = 10
         p = rng.permutation(n + m)
         b += stat(p[:n], p[n:]) >= obs - 1e-12
     return {"mmd2": float(obs), "p_value": (1.0 + b) / (1.0 + n_permutations), "bandwidth": bw}
+
+
+# --- vectorised KS, categorical tests ------------------------------------------------------------
+
+def ks_test(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sample KS D and asymptotic p-value for every column at once (no Python loop over columns).
+
+    D is exact (ties handled: the ECDF gap is read only at the last copy of a tied value); the p-value
+    is scipy's ``method="asymp"`` (the Kolmogorov distribution at n·m/(n+m)).
+    """
+    from scipy.stats import kstwo
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim == 1:
+        x, y = x[:, None], y[:, None]
+    n, m = len(x), len(y)
+    if n == 0 or m == 0:
+        raise InsufficientDataError("KS needs at least one sample on each side")
+    z = np.vstack([x, y])
+    order = np.argsort(z, axis=0, kind="stable")
+    zs = np.take_along_axis(z, order, axis=0)
+    step = np.where(order < n, 1.0 / n, -1.0 / m)
+    cdf_gap = np.cumsum(step, axis=0)
+    last = np.ones_like(zs, dtype=bool)
+    last[:-1] = zs[1:] != zs[:-1]
+    d = np.max(np.abs(np.where(last, cdf_gap, 0.0)), axis=0)
+    en = np.round(n * m / (n + m))
+    p = np.clip(kstwo.sf(d, en), 0.0, 1.0)
+    return d, p
+
+
+def merge_small_cells(expected: np.ndarray, *observed: np.ndarray, min_expected: float = 5.0):
+    """Merge the cells with the smallest expected counts until every cell expects ``min_expected``.
+
+    Returns the merged expected and observed arrays (at least two cells when possible).
+    """
+    e = np.asarray(expected, dtype=np.float64)
+    obs = [np.asarray(o, dtype=np.float64) for o in observed]
+    order = np.argsort(e, kind="stable")
+    e, obs = e[order], [o[order] for o in obs]
+    while len(e) > 2 and e[0] < min_expected:
+        e = np.concatenate([[e[0] + e[1]], e[2:]])
+        obs = [np.concatenate([[o[0] + o[1]], o[2:]]) for o in obs]
+        o2 = np.argsort(e, kind="stable")
+        e, obs = e[o2], [o[o2] for o in obs]
+    return (e, *obs)
+
+
+def contingency_test(counts_a: np.ndarray, counts_b: np.ndarray, min_expected: float = 5.0) -> dict[str, float]:
+    """Chi-square and G-test of homogeneity for two count vectors over the same categories.
+
+    Cells whose expected count (under a common distribution) is below ``min_expected`` in either row
+    are merged first, smallest first.  Raises InsufficientDataError with fewer than two cells left.
+    """
+    from scipy.stats import chi2
+
+    a = np.asarray(counts_a, dtype=np.float64)
+    b = np.asarray(counts_b, dtype=np.float64)
+    na, nb = a.sum(), b.sum()
+    if na == 0 or nb == 0:
+        raise InsufficientDataError("contingency test needs counts on both sides")
+    keep = (a + b) > 0
+    a, b = a[keep], b[keep]
+    tot = a + b
+    exp_min = tot * min(na, nb) / (na + nb)
+    _, a, b = merge_small_cells(exp_min, a, b, min_expected=min_expected)
+    if len(a) < 2:
+        raise InsufficientDataError("contingency test needs at least two categories after merging small cells")
+    obs = np.vstack([a, b])
+    exp = obs.sum(0, keepdims=True) * obs.sum(1, keepdims=True) / obs.sum()
+    chi = float(np.sum((obs - exp) ** 2 / exp))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = float(2.0 * np.sum(np.where(obs > 0, obs * np.log(obs / exp), 0.0)))
+    dof = len(a) - 1
+    return {"chi2": chi, "g": g, "dof": dof, "p_chi2": float(chi2.sf(chi, dof)), "p_g": float(chi2.sf(g, dof)),
+            "cells": len(a)}
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon distance (base 2, in [0, 1]): the square root of the divergence."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    p, q = p / p.sum(), q / q.sum()
+    m = 0.5 * (p + q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = lambda a: np.sum(np.where(a > 0, a * np.log2(a / m), 0.0))  # noqa: E731
+    return float(np.sqrt(max(0.0, 0.5 * kl(p) + 0.5 * kl(q))))
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
+    """Population stability index sum (a - e) ln(a / e) over bins (shares floored at ``eps``)."""
+    e = np.asarray(expected, dtype=np.float64)
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.maximum(e / e.sum(), eps)
+    a = np.maximum(a / a.sum(), eps)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def quantile_bins(x: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Inner bin edges at the real quantiles (duplicates removed), for JS/PSI/G on continuous features."""
+    qs = np.quantile(np.asarray(x, dtype=np.float64), np.linspace(0, 1, bins + 1)[1:-1])
+    return np.unique(qs)
+
+
+def bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1).astype(np.float64)
+
+
+# --- one distance matrix, two kernel tests -------------------------------------------------------
+
+def kernel_tests(x: np.ndarray, y: np.ndarray, n_permutations: int = 1000, rng: np.random.Generator | None = None,
+                 bandwidth: float | None = None) -> dict[str, float]:
+    """RBF-kernel MMD² and the energy distance with permutation p-values from one distance matrix.
+
+    Both statistics are quadratic forms wᵀKw with w = 1/n on one side and -1/m on the other (the
+    energy distance uses the kernel -‖a-b‖), so all permutations are one matrix product per kernel:
+    p = (1 + #{perm >= observed}) / (1 + P).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, m = len(x), len(y)
+    if n < 2 or m < 2:
+        raise InsufficientDataError(f"kernel tests need at least 2 samples per side, got {n} and {m}")
+    rng = rng or np.random.default_rng(0)
+    d2 = sq_dists(np.vstack([x, y]))
+    if bandwidth is None:
+        iu = np.triu_indices(n + m, k=1)
+        med = float(np.median(d2[iu]))
+        bandwidth = float(np.sqrt(med / 2.0)) if med > 0 else 1.0
+    N = n + m
+    assign = np.zeros((N, n_permutations + 1), dtype=bool)
+    assign[:n, 0] = True
+    assign[:, 1:] = np.argsort(rng.random((N, n_permutations)), axis=0) < n
+    W = _weights(assign, n, m)
+    K = np.exp(-d2 / (2.0 * bandwidth**2))
+    mmd = mmd2_from_weights(K, W)
+    np.sqrt(d2, out=d2)  # reuse the buffer: Euclidean distances
+    energy = -mmd2_from_weights(d2, W)
+    bm = int(np.sum(mmd[1:] >= mmd[0] - 1e-12))
+    be = int(np.sum(energy[1:] >= energy[0] - 1e-12))
+    return {"mmd2": float(mmd[0]), "p_mmd": (1.0 + bm) / (1.0 + n_permutations), "bandwidth": float(bandwidth),
+            "energy": float(energy[0]), "p_energy": (1.0 + be) / (1.0 + n_permutations)}
+
+
+# --- Fréchet distance ----------------------------------------------------------------------------
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(a)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    """‖μ1-μ2‖² + tr(S1 + S2 - 2 (S1^½ S2 S1^½)^½), via symmetric eigendecompositions in float64.
+
+    Equal to the usual tr(S1 + S2 - 2 (S1 S2)^½) (the two matrices are similar) but stable: every
+    matrix whose root is taken is symmetric positive semi-definite.
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    s1, s2 = np.atleast_2d(np.asarray(s1, np.float64)), np.atleast_2d(np.asarray(s2, np.float64))
+    r1 = _sqrtm_psd(s1)
+    mid = r1 @ s2 @ r1
+    mid = 0.5 * (mid + mid.T)
+    tr_cross = float(np.sum(np.sqrt(np.clip(np.linalg.eigvalsh(mid), 0.0, None))))
+    diff = mu1 - mu2
+    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_cross))
+
+
+def frechet_from_samples(x: np.ndarray, y: np.ndarray, reduce: str = "pca", basis: np.ndarray | None = None) -> tuple[float, int]:
+    """Fréchet distance between Gaussians fitted to x and y.  Returns (distance, dimensions used).
+
+    With fewer samples than dimensions the covariances are singular: ``reduce="pca"`` projects both
+    onto the top principal axes of x (at most min(n, m) - 1 of them; pass ``basis`` to fix them),
+    ``reduce="raise"`` raises InsufficientDataError.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    n, m, d = len(x), len(y), x.shape[1]
+    if n < 3 or m < 3:
+        raise InsufficientDataError(f"Fréchet distance needs at least 3 samples per side, got {n} and {m}")
+    if basis is None and min(n, m) <= d:
+        if reduce != "pca":
+            raise InsufficientDataError(f"Fréchet distance in {d} dimensions needs more than {d} samples per side, got {n} and {m}")
+        basis = pca_basis(x, min(n, m) - 1)
+    if basis is not None:
+        mu = x.mean(0)
+        x, y = (x - mu) @ basis, (y - mu) @ basis
+    fd = frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
+    return fd, int(x.shape[1])
+
+
+def pca_basis(x: np.ndarray, k: int) -> np.ndarray:
+    """(d, k) top principal axes of x (deterministic sign: the largest loading of each axis is positive)."""
+    x = np.asarray(x, np.float64)
+    xc = x - x.mean(0)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
+    v = vt[: max(1, int(k))].T
+    sign = np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
+    return v * np.where(sign == 0, 1.0, sign)
+
+
+# --- classifier two-sample test ------------------------------------------------------------------
+
+def auc_mann_whitney(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    s = np.concatenate([scores_pos, scores_neg])
+    r = rankdata(s)
+    n1, n0 = len(scores_pos), len(scores_neg)
+    return float((r[:n1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def c2st(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, max_dim: int | None = 64,
+         confidence: float = 0.95) -> dict[str, float]:
+    """Classifier two-sample test: cross-validated logistic-regression AUC of real (0) vs synthetic (1).
+
+    AUC 0.5 = indistinguishable.  The confidence interval is Hanley-McNeil's; the one-sided p-value is
+    the Mann-Whitney normal approximation under H0 (AUC = 0.5) on out-of-fold scores.
+    """
+    from scipy.stats import norm
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    n, m = len(x), len(y)
+    if min(n, m) < folds:
+        raise InsufficientDataError(f"C2ST with {folds} folds needs at least {folds} samples per side, got {n} and {m}")
+    z = np.vstack([x, y])
+    t = np.r_[np.zeros(n), np.ones(m)]
+    mu, sd = x.mean(0), x.std(0)
+    z = (z - mu) / np.where(sd > 1e-12, sd, 1.0)
+    if max_dim and z.shape[1] > max_dim:
+        z = z @ pca_basis(z[:n], min(max_dim, n - 1))
+    oof = np.zeros(n + m)
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed % (2**32)).split(z, t):
+        clf = LogisticRegression(C=1.0, max_iter=500)
+        clf.fit(z[tr], t[tr])
+        oof[te] = clf.decision_function(z[te])
+    a = auc_mann_whitney(oof[n:], oof[:n])
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = np.sqrt(max(1e-12, (a * (1 - a) + (m - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (n * m)))
+    zq = norm.ppf(0.5 + confidence / 2)
+    se0 = np.sqrt((n + m + 1) / (12.0 * n * m))
+    return {"auc": a, "ci_low": float(max(0.0, a - zq * se)), "ci_high": float(min(1.0, a + zq * se)),
+            "p_value": float(norm.sf((a - 0.5) / se0)), "folds": folds, "dims": int(z.shape[1])}
+
+
+# --- blocked nearest neighbours (memory O(n·k + block·n), never O(n²)) ---------------------------
+
+def _block_rows(n_ref: int, budget: int = 1 << 22) -> int:
+    return int(max(1, min(4096, budget // max(1, n_ref))))
+
+
+def _dists(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    d = np.einsum("ij,ij->i", a, a)[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)
+    np.maximum(d, 0.0, out=d)
+    return np.sqrt(d, out=d)
+
+
+def knn(query: np.ndarray, ref: np.ndarray, k: int = 1, exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of the k nearest rows of ``ref`` for each row of ``query`` (sorted).
+
+    ``exclude_self``: query is ref; a row is not its own neighbour.  Computed in blocks of queries.
+    """
+    q = np.asarray(query, np.float64)
+    r = np.asarray(ref, np.float64)
+    kk = k + 1 if exclude_self else k
+    if len(r) < kk:
+        raise InsufficientDataError(f"{k}-NN needs at least {kk} reference rows, got {len(r)}")
+    r_sq = np.einsum("ij,ij->i", r, r)
+    dist = np.empty((len(q), k))
+    idx = np.empty((len(q), k), dtype=np.int64)
+    B = _block_rows(len(r))
+    for s in range(0, len(q), B):
+        d = _dists(q[s:s + B], r, r_sq)
+        if exclude_self:
+            d[np.arange(len(d)), np.arange(s, s + len(d))] = np.inf
+        part = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < d.shape[1] else np.tile(np.arange(d.shape[1]), (len(d), 1))
+        pd = np.take_along_axis(d, part, axis=1)
+        o = np.argsort(pd, axis=1, kind="stable")[:, :k]
+        dist[s:s + B] = np.take_along_axis(pd, o, axis=1)
+        idx[s:s + B] = np.take_along_axis(part, o, axis=1)
+    return dist, idx
+
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020) in blocks: memory O((n+m)·k).
+
+    Same definitions (strict ``<``) as the reference ``prdc`` package.
+    """
+    x = np.asarray(real, np.float64)
+    y = np.asarray(fake, np.float64)
+    if len(x) <= k or len(y) <= k:
+        raise InsufficientDataError(f"PRDC with k={k} needs more than {k} samples per side, got {len(x)} and {len(y)}")
+    rr = knn(x, x, k, exclude_self=True)[0][:, -1]
+    fr = knn(y, y, k, exclude_self=True)[0][:, -1]
+    x_sq = np.einsum("ij,ij->i", x, x)
+    in_any = np.zeros(len(y), dtype=bool)
+    n_in = np.zeros(len(y))
+    covered_min = np.full(len(x), np.inf)
+    recalled = np.zeros(len(x), dtype=bool)
+    B = _block_rows(len(x))
+    for s in range(0, len(y), B):
+        d = _dists(y[s:s + B], x, x_sq)  # (B, n): fake block x real
+        inside = d < rr[None, :]
+        in_any[s:s + B] = inside.any(axis=1)
+        n_in[s:s + B] = inside.sum(axis=1)
+        np.minimum(covered_min, d.min(axis=0), out=covered_min)
+        recalled |= (d < fr[s:s + B, None]).any(axis=0)
+    return {"precision": float(in_any.mean()), "recall": float(recalled.mean()),
+            "density": float(n_in.mean() / k), "coverage": float((covered_min < rr).mean())}
+
+
+def alpha_beta_authenticity(real: np.ndarray, fake: np.ndarray, k: int = 5, n_levels: int = 20) -> dict[str, float]:
+    """α-precision, β-recall and authenticity, k-NN form of Alaa et al. (2022).
+
+    The α-support of the real data is {z : d_k(z, real) <= q_α}, with d_k the distance to the k-th
+    nearest real sample and q_α the α-quantile of the real samples' own leave-one-out d_k; a real
+    sample lies in it with probability α.  α-precision(α) is the synthetic share inside it (ideal: α)
+    and the integrated α-precision is 1 - 2·mean_α |α-precision(α) - α|.  β-recall mirrors it with
+    the synthetic β-support and the real samples.  Authenticity is the share of synthetic samples
+    farther from their nearest real sample than that sample's own nearest real neighbour.
+    """
+    x = np.asarray(real, np.float64)
+    y = np.asarray(fake, np.float64)
+    if len(x) <= k or len(y) <= k:
+        raise InsufficientDataError(f"α/β metrics with k={k} need more than {k} samples per side, got {len(x)} and {len(y)}")
+    levels = (np.arange(n_levels) + 0.5) / n_levels
+    r_self = knn(x, x, k, exclude_self=True)[0]
+    q_real = np.quantile(r_self[:, -1], levels)
+    dy, iy = knn(y, x, k)
+    a_curve = (dy[:, -1][None, :] <= q_real[:, None]).mean(axis=1)
+    s_self = knn(y, y, k, exclude_self=True)[0][:, -1]
+    q_syn = np.quantile(s_self, levels)
+    dx = knn(x, y, k)[0][:, -1]
+    b_curve = (dx[None, :] <= q_syn[:, None]).mean(axis=1)
+    authentic = dy[:, 0] > r_self[iy[:, 0], 0]
+    return {"alpha_precision": float(1 - 2 * np.mean(np.abs(a_curve - levels))),
+            "beta_recall": float(1 - 2 * np.mean(np.abs(b_curve - levels))),
+            "authenticity": float(authentic.mean()),
+            "alpha_curve": a_curve.tolist(), "beta_curve": b_curve.tolist(), "levels": levels.tolist()}
+
+
+def cohen_kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Cohen's kappa of two label vectors (1.0 when both are constant and equal)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    cats = np.unique(np.concatenate([y_true, y_pred]))
+    po = float(np.mean(y_true == y_pred))
+    pe = float(sum(np.mean(y_true == c) * np.mean(y_pred == c) for c in cats))
+    if pe >= 1.0:
+        return 1.0 if po >= 1.0 else 0.0
+    return (po - pe) / (1.0 - pe)
+
+
+def wasserstein_cols(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Wasserstein-1 distance for every column at once (the area between the two ECDFs)."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    n, m = len(x), len(y)
+    z = np.vstack([x, y])
+    order = np.argsort(z, axis=0, kind="stable")
+    zs = np.take_along_axis(z, order, axis=0)
+    from_x = order < n
+    gap = np.cumsum(from_x, axis=0) / n - np.cumsum(~from_x, axis=0) / m
+    return np.sum(np.abs(gap[:-1]) * np.diff(zs, axis=0), axis=0)

@@ -1,0 +1,102 @@
+"""Featurize a dataset once and keep the matrix on disk, keyed by content hash.
+
+The key of a matrix is the sha256 of (the featurizer's identity, the content hash of every sample in
+order).  A sample's content hash covers its data (dtype, shape and bytes of an array, or the UTF-8 of
+a string) and nothing else, so renaming files or re-reading a dataset from another format hits the
+same cache entry.  Entries are written atomically (temporary file, then rename), so parallel runs
+can share one cache folder.  ``cache_dir=None`` turns caching off.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from synthgen.sample import Sample
+
+DEFAULT_CACHE = "~/.cache/synthgen/features"
+
+
+def content_hash(sample: Sample) -> str:
+    """sha256 of a sample's data (arrays: dtype, shape and bytes; strings: UTF-8; dict: canonical JSON)."""
+    h = hashlib.sha256()
+    d = sample.data
+    if isinstance(d, np.ndarray):
+        h.update(f"nd|{d.dtype.str}|{d.shape}|".encode())
+        h.update(np.ascontiguousarray(d).tobytes())
+    elif isinstance(d, str):
+        h.update(b"str|" + d.encode("utf-8"))
+    elif isinstance(d, dict):  # point clouds with attributes
+        from synthgen.io.common import dumps
+
+        for k in sorted(d):
+            v = d[k]
+            h.update(f"|{k}|".encode())
+            if isinstance(v, np.ndarray):
+                h.update(f"{v.dtype.str}|{v.shape}|".encode())
+                h.update(np.ascontiguousarray(v).tobytes())
+            else:
+                h.update(dumps(v).encode())
+    else:
+        h.update(repr(d).encode())
+    return h.hexdigest()
+
+
+def featurizer_identity(featurizer: Any) -> str:
+    """Class path, version and constructor parameters: anything that changes the output changes this."""
+    cls = type(featurizer)
+    key = getattr(featurizer, "cache_key", None)
+    params = {k: v for k, v in sorted(vars(featurizer).items()) if not k.startswith("_") and isinstance(v, (int, float, str, bool, type(None), list, tuple))}
+    return f"{cls.__module__}.{cls.__qualname__}|{getattr(featurizer, 'version', '')}|{key}|{params}"
+
+
+class FeatureCache:
+    """``transform(featurizer, samples)`` with an on-disk cache; counts hits and misses for the report."""
+
+    def __init__(self, cache_dir: str | os.PathLike | None = DEFAULT_CACHE):
+        self.dir = Path(os.path.expanduser(str(cache_dir))) if cache_dir else None
+        self.hits = 0
+        self.misses = 0
+        self.keys: dict[str, str] = {}  # dataset content keys, for the report (deterministic)
+
+    def key(self, featurizer: Any, samples: Sequence[Sample]) -> str:
+        h = hashlib.sha256(featurizer_identity(featurizer).encode())
+        for s in samples:
+            h.update(content_hash(s).encode())
+        return h.hexdigest()
+
+    def transform(self, featurizer: Any, samples: Sequence[Sample], name: str | None = None) -> np.ndarray:
+        """Features of ``samples`` (rows in order); ``name`` labels the dataset key in :meth:`info`."""
+        samples = list(samples)
+        key = self.key(featurizer, samples)
+        if name:
+            self.keys[name] = key
+        if self.dir is None or not samples:
+            self.misses += 1
+            return np.asarray(featurizer.transform(samples), dtype=np.float64)
+        path = self.dir / key[:2] / f"{key}.npy"
+        if path.exists():
+            try:
+                x = np.load(path, allow_pickle=False)
+                if x.shape[0] == len(samples):
+                    self.hits += 1
+                    return x
+            except (OSError, ValueError):
+                pass  # a corrupt entry is recomputed and replaced
+        self.misses += 1
+        x = np.asarray(featurizer.transform(samples), dtype=np.float64)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".{key}.{os.getpid()}.tmp.npy"
+            np.save(tmp, x, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache folder never fails a validation
+            pass
+        return x
+
+    def info(self) -> dict[str, Any]:
+        """Deterministic summary for report.json (hit counts vary between runs and are left out)."""
+        return {"dir": str(self.dir) if self.dir else None, "keys": dict(sorted(self.keys.items()))}
