@@ -186,6 +186,8 @@ class InsertGenerator(BaseGenerator):
                 obj = opts @ R.T + np.array([0.0, 0.0, dz])
                 inside = G.points_in_box(obj, nb["center"], nb["size"], nb["yaw"])
                 obj, oi = obj[inside], (None if oint is None else np.asarray(oint)[inside])
+                if len(obj) < self.min_points:
+                    continue
                 near = G.points_in_box(pts, nb["center"], nb["size"], nb["yaw"], eps=0.1)
                 if np.any(near & ~ground_mask):
                     continue
