@@ -45,7 +45,8 @@ def occlude(objects: list[dict], cover: np.ndarray, min_visibility: float, min_a
     """Cut ``cover`` (HxW bool) out of every object's mask; drop objects that become too small.
 
     Each object carries ``mask`` (uint8), ``bbox`` and the private key ``_area0`` (its area when it
-    entered the image).  Keypoints under ``cover`` become visibility 1 (labelled, not visible).
+    entered the image).  Keypoints under ``cover``, or with none of the object left within two
+    pixels, become visibility 1 (labelled, not visible).
     Returns the kept objects and the categories of the dropped ones.
     """
     kept, dropped = [], []
@@ -62,8 +63,10 @@ def occlude(objects: list[dict], cover: np.ndarray, min_visibility: float, min_a
             kps = []
             for x, y, v in o["keypoints"]:
                 xi, yi = int(np.floor(x)), int(np.floor(y))
-                if v > 0 and 0 <= yi < cover.shape[0] and 0 <= xi < cover.shape[1] and cover[yi, xi]:
-                    v = 1.0
+                if v > 0 and 0 <= yi < cover.shape[0] and 0 <= xi < cover.shape[1]:
+                    near = m[max(0, yi - 2):yi + 3, max(0, xi - 2):xi + 3]
+                    if cover[yi, xi] or not near.any():  # covered, or its part of the object is gone
+                        v = 1.0
                 kps.append([x, y, v])
             o["keypoints"] = kps
         kept.append(o)

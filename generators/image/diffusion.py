@@ -204,8 +204,12 @@ class ImageDiffusion(BaseGenerator):
         except ImportError:  # pragma: no cover
             tlog = None
         try:
-            base = DiffusionPipeline.from_pretrained(str(path), local_files_only=True, torch_dtype=dtype,
-                                                     variant=self.pipeline.get("variant"), **extra)
+            import warnings
+
+            with warnings.catch_warnings():  # newer diffusers renamed torch_dtype to dtype; older ones only know torch_dtype
+                warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                base = DiffusionPipeline.from_pretrained(str(path), local_files_only=True, torch_dtype=dtype,
+                                                         variant=self.pipeline.get("variant"), **extra)
         except Exception as e:  # diffusers raises many types for broken folders
             raise ConfigError(f"generator.pipeline.path: cannot load {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         finally:

@@ -13,11 +13,13 @@ dataset is built in three documented, deterministic steps:
    column are aligned to the border).  Every coin visible in a window with at least
    ``min_visible_area`` pixels is an object (its mask is clipped to the window, its box is the tight
    box of that clipped mask; a coin cut by the window keeps its class).  A window's image-level label
-   is ``large_coin`` when a large coin shows at least ``label_visibility`` of its full area, else
-   ``small_coin``; windows without any coin are left out.
+   is ``large_coin`` when a large coin shows at least ``label_visibility`` of its full area (default
+   1.0: a whole large coin lies inside the window), else ``small_coin``; windows without any coin
+   are left out.
 
-The defaults (96-pixel windows every 48 pixels) give 42 RGB images (greyscale replicated) with
-COCO-style objects carrying ``category``, ``bbox`` (x, y, w, h), ``mask`` and ``iscrowd``.
+The defaults (128-pixel windows every 40 pixels) give 48 RGB images (greyscale replicated), 32
+``small_coin`` and 16 ``large_coin``, with COCO-style objects carrying ``category``, ``bbox``
+(x, y, w, h), ``mask`` and ``iscrowd``.
 """
 from __future__ import annotations
 
@@ -58,8 +60,8 @@ def _starts(size: int, tile: int, stride: int) -> list[int]:
     return s
 
 
-def load_coins_detection(tile: int = 96, stride: int = 48, large_area: int = 1900, min_coin_area: int = 300,
-                         min_visible_area: int = 40, label_visibility: float = 0.5) -> Dataset:
+def load_coins_detection(tile: int = 128, stride: int = 40, large_area: int = 1900, min_coin_area: int = 300,
+                         min_visible_area: int = 40, label_visibility: float = 1.0) -> Dataset:
     """The tiled coins detection set described in the module docstring."""
     from skimage import data
 
