@@ -232,6 +232,9 @@ class TextNgram(BaseGenerator):
             first = units[0].lstrip("\n")
             units[0] = first[1:] if first.startswith(" ") else first
         for u in units:
+            body = u.split(ENT)[1] if ENT in u else u
+            if buf and buf[-1] and (buf[-1][-1].isalnum() or buf[-1][-1] == "_") and (body[:1].isalnum() or ENT in u) and u == u.lstrip():
+                u = " " + u  # a unit that followed punctuation in its real text: never glue it to a word
             if ENT in u:
                 ws, label, _ = u.split(ENT)
                 opts = cm["mentions"].get(label) or []
