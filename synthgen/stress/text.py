@@ -133,10 +133,11 @@ def _is_word(t: str) -> bool:
 def typo_swap(text, ann, severity, rng, **_):
     """Swap two adjacent characters inside a word (CheckList ``add_typos``)."""
     def change(tok, rng):
-        i = int(rng.integers(0, len(tok) - 1))
+        pos = [i for i in range(len(tok) - 1) if tok[i] != tok[i + 1]]
+        i = pos[int(rng.integers(0, len(pos)))]
         return tok[:i] + tok[i + 1] + tok[i] + tok[i + 2:]
 
-    return _token_perturb(text, ann, severity, rng, change, _is_word)
+    return _token_perturb(text, ann, severity, rng, change, lambda t: _is_word(t) and len(set(t)) > 1)
 
 
 @register("text", "typo", "checklist", table={"share of words": SHARES})
