@@ -79,8 +79,13 @@ class CalibratedValidator:
 
 
 def _standardise(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale by the real class.  A feature (almost) constant in the real class is scaled by
+    a floor of 1e-3 x the typical feature scale, so float noise in it cannot dominate every distance
+    (embeddings have many channels that are zero on a given dataset)."""
     mu, sd = x.mean(axis=0), x.std(axis=0)
-    sd = np.where(sd > 1e-12, sd, 1.0)
+    rms = float(np.sqrt(np.mean(sd**2))) if sd.size else 0.0
+    floor = 1e-3 * rms if rms > 0 else 1.0
+    sd = np.sqrt(sd**2 + floor**2)
     return (x - mu) / sd, (y - mu) / sd
 
 
@@ -183,14 +188,25 @@ def calibrate(observed: np.ndarray, baseline: np.ndarray, quantile: float = 0.95
             "higher_is_better": higher_is_better}
 
 
+def _standardise_pooled(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale by real and synthetic pooled (floored as in :func:`_standardise`).
+
+    Scaling by the real rows alone favours the real-vs-real baseline: a channel that is constant on
+    the real rows (common in embeddings) would blow up any synthetic deviation, however small.
+    """
+    return _standardise(np.vstack([x, y]), x)[1], _standardise(np.vstack([x, y]), y)[1]
+
+
 def prepare(x: np.ndarray, y: np.ndarray, max_dim: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Standardise with the real class's mean and std, then (if wider than max_dim) project onto the
-    real class's top principal axes.  Distances in every neighbour metric use this space."""
+    """Standardise with real and synthetic pooled, then (if wider than max_dim) project onto the
+    pooled top principal axes.  Distances in every neighbour metric use this space."""
     from .stats import pca_basis
 
-    xs, ys = _standardise(x, y)
+    xs, ys = _standardise_pooled(x, y)
     if max_dim and xs.shape[1] > max_dim:
-        b = pca_basis(xs, min(max_dim, len(xs) - 1))
+        # axes from real and synthetic pooled: axes fitted on the real rows alone would favour the
+        # real-vs-real baseline (both halves in-sample) over the synthetic rows (out-of-sample)
+        b = pca_basis(np.vstack([xs, ys]), min(max_dim, len(xs) + len(ys) - 1))
         xs, ys = xs @ b, ys @ b
     return xs, ys
 
@@ -401,14 +417,14 @@ class FrechetValidator(MetricValidator):
 
         half = min(len(x) // 2, len(y))
         d = min(x.shape[1], self.max_dim) if self.max_dim else x.shape[1]
-        if half <= d + 1:
+        if half < 3 * d:
             if self.reduce == "raise":
                 raise InsufficientDataError(f"class '{label}': {half} samples per half for a {d}-d Fréchet distance; "
-                                            f"need more than {d + 1} (or reduce: pca)")
-            d = max(1, half - 2)
-        xs, ys = _standardise(x, y)
+                                            f"need at least {3 * d} (or reduce: pca)")
+            d = max(1, half // 3)  # covariances stay well estimated: three samples per dimension
+        xs, ys = _standardise_pooled(x, y)
         if d < xs.shape[1]:
-            b = pca_basis(xs, d)
+            b = pca_basis(np.vstack([xs, ys]), d)  # pooled axes (see prepare)
             xs, ys = xs @ b, ys @ b
         return xs, ys
 
@@ -447,6 +463,22 @@ class C2STValidator(MetricValidator):
         from .stats import c2st
 
         return {"auc": c2st(a, other, self.folds, int(rng.integers(2**31)), None)["auc"]}
+
+    def _validate_class(self, label, x, y, names, rng):
+        """The observation is the AUC on all the data (one cross-validated fit: far less noisy than a
+        median of half-size fits); the baseline is the AUC between real halves."""
+        from .stats import c2st
+
+        self._check_sizes(label, x, y)
+        xs, ys = self._prepare(label, x, y)
+        base = [self.metrics(xs[a], xs[b], rng)["auc"] for a, b, _ in self._splits(len(xs), len(ys), rng)]
+        full = c2st(xs, ys, self.folds, int(rng.integers(2**31)), None)
+        cal = calibrate(np.array([full["auc"]]), np.array(base), self.quantile, self.tolerance)
+        return ClassResult(label, PASS if cal["passed"] else FAIL, statistic=cal["statistic"], score=cal["score"],
+                           threshold=cal["threshold"], passed=cal["passed"], p_value=full["p_value"], n_real=len(x),
+                           n_synthetic=len(y), baseline=cal["baseline"],
+                           details={"metric": "auc", "worst_feature": None if cal["passed"] else "auc", "full_data": full,
+                                    "dims": int(xs.shape[1])})
 
     def evidence(self, x, y, rng):
         from .stats import c2st

@@ -143,10 +143,11 @@ class EffNetLite0Featurizer:
     modality = "image"
     version = "effnetlite0-1"
 
-    def __init__(self, image_size: int = 224, batch_size: int = 32, threads: int = 1):
+    def __init__(self, image_size: int = 224, batch_size: int = 32, threads: int = 1, device: str = "cpu"):
         self.image_size = int(image_size)
         self.batch_size = int(batch_size)
         self.threads = int(threads)
+        self.device = str(device)  # cpu | cuda | auto (cuda when available); the features do not depend on it beyond float error
         if self.image_size < 32:
             raise ConfigError(f"image_size: must be at least 32, got {image_size}")
         self.feature_names = [f"effnetlite0_{j}" for j in range(EMBED_DIM)]
@@ -162,10 +163,13 @@ class EffNetLite0Featurizer:
             return np.zeros((0, EMBED_DIM))
         if self.threads > 0:
             torch.set_num_threads(self.threads)
-        m = load_model()
+        dev = self.device
+        if dev == "auto":
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+        m = load_model().to(dev)
         out = []
         with torch.inference_mode():
             for i in range(0, len(samples), self.batch_size):
-                x = preprocess([s.data for s in samples[i:i + self.batch_size]], self.image_size)
-                out.append(m.embed(x).numpy().astype(np.float64))
+                x = preprocess([s.data for s in samples[i:i + self.batch_size]], self.image_size).to(dev)
+                out.append(m.embed(x).cpu().numpy().astype(np.float64))
         return np.concatenate(out)

@@ -215,10 +215,11 @@ class LabelAgreementValidator(_AllClassValidator):
     name = "label_agreement"
     statistic_name = "accuracy"
 
-    def __init__(self, folds: int = 5, C: float = 1.0, **kw):
+    def __init__(self, folds: int = 5, C: float = 1.0, min_real_accuracy: float = 0.5, **kw):
         super().__init__(**kw)
         self.folds = int(folds)
         self.C = float(C)
+        self.min_real_accuracy = float(min_real_accuracy)
 
     def _run(self, real, synthetic, seed):
         from sklearn.linear_model import LogisticRegression
@@ -242,6 +243,12 @@ class LabelAgreementValidator(_AllClassValidator):
             ok = pred == ci
             rng = np.random.default_rng(derived_seed(seed, self.name, label))
             real_ok = (cv[t == ci] == ci).astype(float)
+            if real_ok.mean() < self.min_real_accuracy:
+                per[label] = ClassResult(label, INCOMPUTABLE, n_real=len(real[label]), n_synthetic=len(y),
+                                         reason=f"class '{label}': the reference classifier recognises only {real_ok.mean():.0%} of real "
+                                                f"'{label}' samples (< {self.min_real_accuracy:.0%}); these features cannot judge labels",
+                                         baseline={"real_cv_accuracy": float(real_ok.mean())})
+                continue
             cal = calibrate(np.array([ok.mean()]), self._boot(real_ok, len(y), rng), self.quantile, self.tolerance,
                             higher_is_better=True)
             # kappa on the evaluation set where class c's real samples are replaced by the synthetic ones
@@ -264,9 +271,10 @@ class ClassSeparationValidator(_AllClassValidator):
     name = "class_separation"
     statistic_name = "separated_share"
 
-    def __init__(self, k: int = 5, **kw):
+    def __init__(self, k: int = 5, min_real_share: float = 0.5, **kw):
         super().__init__(**kw)
         self.k = int(k)
+        self.min_real_share = float(min_real_share)
 
     def _class_dist(self, z, ref, exclude_self=False):
         from .stats import knn
@@ -286,6 +294,12 @@ class ClassSeparationValidator(_AllClassValidator):
             own_r = self._class_dist(R[label], R[label], exclude_self=True)
             oth_r = np.min([self._class_dist(R[label], R[c]) for c in labels if c != label], axis=0)
             sep_s, sep_r = own_s < oth_s, own_r < oth_r
+            if sep_r.mean() < self.min_real_share:
+                per[label] = ClassResult(label, INCOMPUTABLE, n_real=len(real[label]), n_synthetic=len(y),
+                                         reason=f"class '{label}': only {sep_r.mean():.0%} of real '{label}' samples lie nearest their "
+                                                f"own class (< {self.min_real_share:.0%}); these features do not separate the classes",
+                                         baseline={"real_separated_share": float(sep_r.mean())})
+                continue
             margin = float(np.median((oth_s - own_s) / np.maximum(oth_s + own_s, 1e-12)))
             rng = np.random.default_rng(derived_seed(seed, self.name, label))
             cal = calibrate(np.array([sep_s.mean()]), self._boot(sep_r.astype(float), len(y), rng), self.quantile,

@@ -354,7 +354,7 @@ def c2st(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0, max_dim: i
     mu, sd = x.mean(0), x.std(0)
     z = (z - mu) / np.where(sd > 1e-12, sd, 1.0)
     if max_dim and z.shape[1] > max_dim:
-        z = z @ pca_basis(z[:n], min(max_dim, n - 1))
+        z = z @ pca_basis(z, min(max_dim, n + m - 1))
     oof = np.zeros(n + m)
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed % (2**32)).split(z, t):
         clf = LogisticRegression(C=1.0, max_iter=500)

@@ -9,9 +9,10 @@ Layout written atomically::
 
 Detection lines are ``class cx cy w h`` with coordinates normalised to [0, 1] by the image width and
 height.  With ``segments`` (``auto``: when every object has a mask) lines are
-``class x1 y1 x2 y2 ...``: the mask's outer contours as one normalised polygon (several parts of an
-occluded object are joined by zero-width bridges, as Ultralytics does, so one line stays one
-instance).  Class ids follow ``classes`` without ``background``.
+``class x1 y1 x2 y2 ...``: the mask's outer contours (through boundary pixel centres) as one
+normalised polygon; the parts of an occluded object are joined by zero-width bridges, as Ultralytics
+does, so one line stays one instance.  Masks in one piece read back exactly; a mask in several
+pieces reads back with a one-pixel line along each bridge.  Class ids follow ``classes`` without ``background``.
 """
 from __future__ import annotations
 
@@ -30,19 +31,19 @@ DATA_YAML = "data.yaml"
 
 
 def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
-    """One polygon (K, 2) in pixel corner coordinates covering every outer contour of ``mask``."""
+    """One polygon (K, 2) through the centres of the boundary pixels of every part of ``mask``.
+
+    Coordinates are continuous (pixel ``x`` has its centre at ``x + 0.5``).  Filling the polygon with
+    its edges included (``_fill``) gives the mask back exactly for a mask in one piece; the bridges
+    joining several pieces add a one-pixel line between them.
+    """
     import cv2
 
     m = (np.asarray(mask) > 0).astype(np.uint8)
-    # trace on a 2x upsampled mask so contour vertices sit on pixel corners, not centres
-    big = cv2.resize(m, (m.shape[1] * 2, m.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
-    cs, _ = cv2.findContours(big, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cs = [c.reshape(-1, 2).astype(np.float64) for c in cs if len(c) >= 1]
+    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cs = [c.reshape(-1, 2).astype(np.float64) + 0.5 for c in cs if len(c) >= 1]
     if not cs:
         return np.zeros((0, 2))
-    cs = [(c + 0.5) / 2.0 for c in cs]  # centres of upsampled pixels -> inner corners of the original pixel grid
-    cs = [np.round(c * 2) / 2 for c in cs]
-    cs = [c[np.r_[True, np.any(np.diff(c, axis=0) != 0, axis=1)]] for c in cs]  # drop repeated vertices
     cs.sort(key=lambda c: (c[:, 1].min(), c[:, 0].min()))
     return _join(cs)
 
@@ -186,13 +187,11 @@ def read_yolo(path: str) -> Dataset:
 
 
 def _fill(pts: list[float], h: int, w: int) -> np.ndarray:
-    """Rasterise a polygon given in pixel-corner coordinates (the inverse of ``mask_to_polygon``)."""
+    """Rasterise a polygon of pixel-centre coordinates, edges included (the inverse of ``mask_to_polygon``)."""
     import cv2
 
-    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2) - 0.5  # corner coordinates -> pixel-centre coordinates
+    p = np.round(np.asarray(pts, dtype=np.float64).reshape(-1, 2) - 0.5).astype(np.int32)
     m = np.zeros((h, w), np.uint8)
-    # fill at 4x resolution and keep pixels whose centre lies inside
-    big = np.zeros((h * 4, w * 4), np.uint8)
-    cv2.fillPoly(big, [np.round((p + 0.5) * 4 * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-    m = big[2::4, 2::4].copy()
+    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8)
+    cv2.polylines(m, [p], True, 1, lineType=cv2.LINE_8)
     return m
