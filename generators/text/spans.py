@@ -51,7 +51,11 @@ def inside_any(start: int, end: int, spans: list[dict[str, Any]]) -> bool:
 
 def free_words(text: str, spans: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """Alphabetic word tokens that overlap no span (the ones word-level edits may touch)."""
-    return [(s, e) for s, e in tokens(text) if WORD_RE.match(text[s:e]) and not inside_any(s, e, spans)]
+    words = [m.span() for m in TOKEN_RE.finditer(text) if WORD_RE.match(m.group())]
+    if not spans:
+        return words
+    bounds = sorted((sp["start"], sp["end"]) for sp in spans)
+    return [(s, e) for s, e in words if not any(s < b and a < e for a, b in bounds)]
 
 
 def check(text: str, spans: list[dict[str, Any]]) -> None:
