@@ -163,8 +163,8 @@ def frost_texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """A procedural frost texture (HxWx3 float in [0, 1]): branching ice needles over a faint haze.
 
     Stands in for ImageNet-C's six frost photographs (not redistributable).  Crystal length and
-    count scale with the image, so the look is the same at any size; mean brightness is about 0.25,
-    close to the cropped photographs.
+    count scale with the image, so the look is the same at any size; mean brightness is about 0.25
+    (not calibrated against the photographs, which are not available here).
     """
     import cv2
 
