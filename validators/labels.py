@@ -186,8 +186,12 @@ class _AllClassValidator:
         self.max_dim = max_dim
 
     def _boot(self, flags: np.ndarray, size: int, rng) -> np.ndarray:
-        """Bootstrap distribution of the mean of ``flags`` at the synthetic sample size."""
-        return np.array([flags[rng.integers(0, len(flags), size)].mean() for _ in range(self.n_bootstrap)])
+        """What the share would look like for ``size`` samples as good as the real ones: the real share
+        drawn from its Jeffreys posterior Beta(k + 1/2, n - k + 1/2), then a binomial draw of ``size``.
+        (A plain bootstrap of a perfect real share has no spread and would fail any single miss.)"""
+        k, n = float(np.sum(flags)), len(flags)
+        p = rng.beta(k + 0.5, n - k + 0.5, self.n_bootstrap)
+        return rng.binomial(size, p) / size
 
     def validate(self, real, synthetic, feature_names, seed: int = 0) -> ValidationResult:
         real = {k: np.asarray(v, np.float64) for k, v in real.items() if len(v)}
