@@ -1,0 +1,104 @@
+"""Scale: workers, resume after kill, shards joined by `synthgen collect` (joblib, Ray, submitit_local)."""
+import importlib.util
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_cli import SMALL, synthgen, tree
+
+EXE = str(Path(sys.executable).parent / "synthgen")
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    d = tmp_path_factory.mktemp("single") / "run"
+    synthgen(f"hydra.run.dir={d}", "merge.into=null", *SMALL, cwd=d.parent)
+    return tree(d / "synthetic")
+
+
+def test_workers_give_the_same_output(single, tmp_path):
+    d = tmp_path / "w2"
+    synthgen(f"hydra.run.dir={d}", "merge.into=null", "workers=2", "chunk=5", *SMALL, cwd=tmp_path)
+    assert tree(d / "synthetic") == single
+
+
+def test_resume_after_random_kills(single, tmp_path):
+    """Killed at random moments, many times, then run again: exactly the clean run's files."""
+    d = tmp_path / "run"
+    args = [EXE, f"hydra.run.dir={d}", "merge.into=null", "chunk=4", *SMALL]
+    rng = random.Random(1)
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    states = []
+    for _ in range(8):
+        p = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 4.5))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        stage = d / ".stage" / "manifest.jsonl"
+        states.append(len(stage.read_text().splitlines()) if stage.exists() else (-1 if (d / "synthetic").exists() else 0))
+        if (d / "synthetic").exists():
+            break
+    p = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert tree(d / "synthetic") == single, f"states seen: {states}"
+    assert not (d / ".stage").exists() and not list(d.glob(".synthetic.tmp-*"))
+
+
+def test_resume_refuses_another_config(tmp_path):
+    d = tmp_path / "run"
+    synthgen(f"hydra.run.dir={d}", "merge.into=null", "shard=0/4", *SMALL, cwd=tmp_path)
+    p = synthgen(f"hydra.run.dir={d}", "merge.into=null", "shard=0/4", "seed=5", *SMALL, cwd=tmp_path, check=False)
+    assert p.returncode == 2 and "different run" in p.stderr
+
+
+def _sharded(tmp_path, n, launcher_args):
+    sweep = tmp_path / f"sweep{n}"
+    shards = ",".join(f"{i}/{n}" for i in range(n))
+    synthgen("-m", f"shard={shards}", f"hydra.sweep.dir={sweep}", *launcher_args, *SMALL, cwd=tmp_path)
+    out = tmp_path / f"collect{n}"
+    p = synthgen("collect", f"sweep_dir={sweep}", f"hydra.run.dir={out}", "merge.into=null", cwd=tmp_path)
+    assert f"from {n} shards" in p.stdout
+    return tree(out / "synthetic"), out
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_shards_with_joblib_equal_a_single_run(single, tmp_path, n):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    got, out = _sharded(tmp_path, n, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    assert got == single
+    assert (out / "report.json").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray launcher extra not installed")
+def test_shards_with_ray_equal_a_single_run(single, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    import shutil
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
+    monkeypatch.setenv("RAY_TMPDIR", short)
+    try:
+        got, _ = _sharded(tmp_path, 3, ["hydra/launcher=ray_local"])
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+    assert got == single
+
+
+def test_shards_with_submitit_local_equal_a_single_run(single, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    got, _ = _sharded(tmp_path, 3, ["hydra/launcher=submitit_local_capped", "hydra.sweeper.max_batch_size=2"])
+    assert got == single
+
+
+def test_collect_refuses_missing_shard(tmp_path):
+    sweep = tmp_path / "sw"
+    synthgen("-m", "shard=0/3,2/3", f"hydra.sweep.dir={sweep}", *SMALL, cwd=tmp_path)
+    p = synthgen("collect", f"sweep_dir={sweep}", f"hydra.run.dir={tmp_path / 'c'}", cwd=tmp_path, check=False)
+    assert p.returncode == 2 and "missing [1]" in p.stderr and not (tmp_path / "c").exists()
