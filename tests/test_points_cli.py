@@ -86,3 +86,23 @@ def test_lidar_generator_from_the_cli_and_bad_keys(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1] == "synthgen: error: generator.sensor.beamz: unknown key (known: beams, fov_up, fov_down, azimuth_resolution, min_range, max_range, range_noise, dropout, height)"
     assert not (tmp_path / "bad" / "synthetic").exists()
+
+
+@pytest.mark.parametrize("gen", ["points_mesh", "points_lidar", "points_insert"])
+def test_points_configs_compose_and_instantiate(gen):
+    from hydra import compose, initialize_config_module
+
+    from synthgen.config import build
+
+    with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
+        cfg = compose(config_name="run", overrides=[f"generator={gen}", "dataset=cgal", "validation=points_stats"])
+    g = build(cfg.generator, "generator")
+    assert g.modality == "points" and g.target.startswith("synthgen.generators.points.")
+    f = build(cfg.validation.featurizer, "validation.featurizer")
+    assert f.modality == "points"
+    for k, node in cfg.validation.validators.items():
+        assert build(node, f"validation.validators.{k}") is not None
+    for name in ("points_ply", "points_pcd", "points_kitti", "points_npz", "points_lidar_scans"):
+        with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
+            c = compose(config_name="plan", overrides=[f"dataset={name}"])
+        assert c.dataset._target_.startswith("synthgen.")
