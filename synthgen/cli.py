@@ -157,6 +157,11 @@ def _make_app(command: str):
             code = ci_exit_code(cfg, res) if HydraConfig.get().mode.name != "MULTIRUN" else 0
             if code:  # gate.ci=true: the report stays on disk, the exit code tells CI the verdict
                 sys.exit(code)
+            if command == "run" and isinstance(res, dict) and res.get("report") is not None:
+                from .sweep import objective
+
+                # the number an Optuna sweep maximises (other launchers ignore the return value)
+                return objective(res["report"], (cfg.get("objective") or {}).get("class"))
             return res
         except SynthgenError as e:
             _cleanup(out_dir, before)

@@ -102,3 +102,37 @@ def test_collect_refuses_missing_shard(tmp_path):
     synthgen("-m", "shard=0/3,2/3", f"hydra.sweep.dir={sweep}", *SMALL, cwd=tmp_path)
     p = synthgen("collect", f"sweep_dir={sweep}", f"hydra.run.dir={tmp_path / 'c'}", cwd=tmp_path, check=False)
     assert p.returncode == 2 and "missing [1]" in p.stderr and not (tmp_path / "c").exists()
+
+
+def test_sweep_summary_ranks_runs_by_score(tmp_path):
+    import json
+
+    sweep = tmp_path / "sw"
+    synthgen("-m", "generator.transforms.1.p=0.1,0.9", f"hydra.sweep.dir={sweep}", "merge.into=null", *SMALL, cwd=tmp_path)
+    summary = json.loads((sweep / "sweep_summary.json").read_text())
+    runs = summary["runs"]
+    assert [r["rank"] for r in runs] == [1, 2]
+    assert runs[0]["score"] >= runs[1]["score"]
+    for r in runs:
+        rep = json.loads((sweep / r["job"] / "report.json").read_text())
+        assert set(r["classes"]) == set(rep["classes"])
+        assert any(o.startswith("generator.transforms.1.p=") for o in r["overrides"])
+    assert "| rank |" in (sweep / "sweep_summary.md").read_text()
+
+
+def test_optuna_sweeper_maximises_a_class_score(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    import json
+
+    import yaml
+
+    sweep = tmp_path / "opt"
+    synthgen("-m", "hydra/sweeper=optuna_score", "hydra.sweeper.n_trials=2", "objective.class=5",
+             f"hydra.sweep.dir={sweep}", "merge.into=null", *SMALL, cwd=tmp_path)
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"]
+    runs = json.loads((sweep / "sweep_summary.json").read_text())["runs"]
+    assert len(runs) == 2 and summary_best(runs) == pytest.approx(best, abs=1e-6)
+
+
+def summary_best(runs):
+    return max(r["score"] for r in runs)
