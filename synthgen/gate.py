@@ -31,7 +31,7 @@ VERDICTS = ("pass", "warn", "fail", "incomputable")
 EXIT_CODES = {"pass": 0, "warn": 5, "fail": 3, "incomputable": 4}
 _RULE_KEYS = {"severity", "fail_below", "warn_below"}
 _TOP_KEYS = {"default", "validators", "classes", "incomputable", "ci", "warn_is_failure", "filter"}
-_FILTER_KEYS = {"enabled", "features", "k", "far_quantile", "far_slack", "min_density", "drop_copies", "max_dim"}
+_FILTER_KEYS = {"enabled", "features", "k", "far_quantile", "far_slack", "min_density", "drop_copies", "max_dim", "max_drop_share"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class GatePolicy:
         self.filter = {"enabled": bool(f.get("enabled", False)), "features": f.get("features"), "k": int(f.get("k", 5)),
                        "far_quantile": float(f.get("far_quantile", 0.99)), "far_slack": float(f.get("far_slack", 1.0)),
                        "min_density": float(f.get("min_density", 0.0)), "drop_copies": bool(f.get("drop_copies", True)),
-                       "max_dim": f.get("max_dim", 64)}
+                       "max_dim": f.get("max_dim", 64), "max_drop_share": float(f.get("max_drop_share", 0.2))}
         if not 0.0 < self.filter["far_quantile"] <= 1.0:
             raise ConfigError(f"gate.filter.far_quantile: must be in (0, 1], got {self.filter['far_quantile']}")
         if self.filter["k"] < 1:

@@ -45,7 +45,7 @@ class Validation:
     results: dict[str, Any]
     verdicts: dict[str, dict[str, Any]]
     views: dict[str, View]
-    validator_views: dict[str, str | None]
+    validator_views: dict[str, str | None]  # validator -> feature space (None: reads samples)
     dropped: list[dict[str, Any]]
     cache: dict[str, Any]
     labels: list[str]
@@ -152,15 +152,38 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
                 v.synthetic[label] = v.synthetic[label][mask]
                 v.synthetic_ids[label] = [i for i, k in zip(v.synthetic_ids[label], mask) if k]
     results = {}
+    if policy.filter["enabled"]:
+        results["filter"] = _filter_result(dropped, {l: len(v) for l, v in syn.items()}, labels, policy.filter["max_drop_share"],
+                                           policy.filter["far_quantile"])
     for name, val in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
         if which[name] is None:
             results[name] = val.validate_samples(by_real, syn, seed=seed)
         else:
             v = views[which[name]]
             results[name] = val.validate(v.real, v.synthetic, list(v.names), seed=seed)
+    if "filter" in results:
+        which = {"filter": None, **which}
     verdicts = class_verdicts(results, labels, policy)
     kept = [s for label in labels for s in syn[label]]
     return Validation(results, verdicts, views, which, dropped, cache.info(), labels, kept)
+
+
+def _filter_result(dropped: list[dict[str, Any]], kept: dict[str, int], labels: list[str], max_share: float, far_q: float):
+    """The filter as a validator: a class whose synthetic samples are mostly outside the real support
+    fails (``gate.filter.max_drop_share``), instead of passing on the few that remain."""
+    from synthgen.validators.result import FAIL, PASS, ClassResult, ValidationResult
+
+    per = {}
+    for label in labels:
+        n_drop = sum(1 for d in dropped if d["label"] == label)
+        total = n_drop + kept.get(label, 0)
+        share = n_drop / total if total else 0.0
+        passed = share <= max_share
+        score = float(np.clip(1.0 - 0.5 * share / max_share, 0.0, 1.0)) if max_share > 0 else (1.0 if passed else 0.0)
+        per[label] = ClassResult(label, PASS if passed else FAIL, statistic=share, score=score, threshold=max_share, passed=passed,
+                                 n_synthetic=total, baseline={"real_share_beyond_far_threshold": round(1.0 - far_q, 6)},
+                                 details={"dropped": n_drop, "worst_feature": None if passed else "dropped_share"})
+    return ValidationResult("filter", "dropped_share", per)
 
 
 def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str], gate: Any = None):
