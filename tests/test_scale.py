@@ -127,7 +127,7 @@ def test_optuna_sweeper_maximises_a_class_score(tmp_path):
     import yaml
 
     sweep = tmp_path / "opt"
-    synthgen("-m", "hydra/sweeper=optuna_score", "hydra.sweeper.n_trials=2", "objective.class=5",
+    synthgen("-m", "hydra/sweeper=optuna_score", "hydra.sweeper.n_trials=2", "objective.class=8",
              f"hydra.sweep.dir={sweep}", "merge.into=null", *SMALL, cwd=tmp_path)
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"]
     runs = json.loads((sweep / "sweep_summary.json").read_text())["runs"]
