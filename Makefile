@@ -15,11 +15,11 @@ export TRANSFORMERS_OFFLINE := 1
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile scripts/setup-system.sh
-	bash scripts/setup-system.sh libusb-1.0-0 libcgal-demo fortunes wordnet-base
+	bash scripts/setup-system.sh libusb-1.0-0 libcgal-demo fortunes wordnet-base chromium
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,points,text,text-lm,launchers,ray,optuna]'
+	$(PY) -m pip install --quiet -e '.[dev,points,text,text-lm,launchers,ray,optuna,embed-image,bench]'
 	touch $(STAMP)
 
 demo: setup

@@ -254,11 +254,12 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
         out.append(f"<details><summary>Gate rules</summary><pre>{esc(dumps(gate))}</pre></details>")
     dropped = report.get("filter", {}).get("dropped") or []
     if dropped:
-        out.append(f"<h2>Filtered samples ({len(dropped)})</h2><table><tr><th>id</th><th>class</th><th>why</th><th>nearest real</th><th>distance</th></tr>")
+        out.append(f"<h2>Filtered samples ({len(dropped)})</h2><details{' open' if len(dropped) <= 20 else ''}><summary>why each was dropped</summary>"
+                   "<table><tr><th>id</th><th>class</th><th>why</th><th>nearest real</th><th>distance</th></tr>")
         for d in dropped[:200]:
             out.append(f"<tr><td>{esc(d['id'])}</td><td>{esc(d['label'])}</td><td>{esc('; '.join(d['reasons']))}</td>"
                        f"<td>{esc(str(d.get('nearest_real', '')))}</td><td>{_fmt(d.get('nearest_distance'))}</td></tr>")
-        out.append("</table>")
+        out.append("</table></details>")
     if report.get("plan"):
         out.append("<h2>Plan</h2><table><tr><th>class</th><th>real</th><th>target</th><th>generate</th><th>note</th></tr>")
         for r in report["plan"]["rows"]:
