@@ -92,14 +92,20 @@ def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | No
     return train, reference
 
 
-def read_any(path: str, fmt: str = "auto", key: str = "synthetic.path") -> Dataset:
-    """Read a dataset of any registered format (``auto``: detect it from the files)."""
+def read_any(path: str, fmt: str = "auto", key: str = "synthetic.path", lazy: bool = False) -> Dataset:
+    """Read a dataset of any registered format (``auto``: detect it from the files).
+
+    ``lazy``: for formats that support it (ImageFolder with a manifest), decode samples on access so
+    memory stays flat however many there are.
+    """
     from .io import formats
 
     p = Path(str(path)).expanduser()
     if not p.exists():
         raise DatasetError(f"{p}: {key} does not exist")
     f = formats.detect(p) if fmt == "auto" else formats.get(fmt, f"{key.rsplit('.', 1)[0]}.format")
+    if lazy and f.name == "imagefolder" and (p / "manifest.jsonl").exists():
+        return f.read(str(p), lazy=True)
     return f.read(str(p))
 
 
@@ -205,7 +211,7 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
         _echo("nothing to generate: every class meets the policy")
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     synth_dir, fmt, made = produce(cfg, out_dir, train, plan, generator, seed, shard)
-    synthetic = read_any(str(synth_dir), fmt, "synthetic").samples
+    synthetic = read_any(str(synth_dir), fmt, "synthetic", lazy=True).samples
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,
                                "generated_now": made}
     if shard:

@@ -11,15 +11,35 @@ from .common import IMAGE_EXTENSIONS, atomic_dir, read_image, safe_name, sample_
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
 
 
-def read_imagefolder(path: str, classes: list[str] | None = None) -> Dataset:
-    """Read ``path/<class>/<image>``.  If ``manifest.jsonl`` exists, its labels and provenance are used."""
+class LazyImageSample(Sample):
+    """A sample whose pixels are decoded from its file each time ``data`` is read (never kept).
+
+    Used for datasets synthgen wrote itself, so that validating or merging 100,000 images needs the
+    memory of one image at a time plus the manifest.
+    """
+
+    def __init__(self, rec, path: Path):  # noqa: D107 - deliberately not the dataclass __init__
+        base = sample_from_record(rec, None)
+        self.__dict__.update({k: v for k, v in base.__dict__.items() if k != "data"})
+        self.meta["path"] = str(path)
+
+    @property
+    def data(self):  # type: ignore[override]
+        return read_image(self.meta["path"])
+
+
+def read_imagefolder(path: str, classes: list[str] | None = None, lazy: bool = False) -> Dataset:
+    """Read ``path/<class>/<image>``.  If ``manifest.jsonl`` exists, its labels and provenance are used.
+
+    ``lazy=True`` (only with a manifest) checks that every file exists but decodes images on access.
+    """
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"{root}: dataset path does not exist")
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset path is not a folder")
     if (root / MANIFEST).exists():
-        return _read_with_manifest(root)
+        return _read_with_manifest(root, lazy)
     found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not found:
         raise DatasetError(f"{root}: no class sub-folders (expected {root}/<class>/<image>)")
@@ -39,11 +59,16 @@ def read_imagefolder(path: str, classes: list[str] | None = None) -> Dataset:
     return Dataset(samples, found, str(root), "imagefolder", "image", "classification")
 
 
-def _read_with_manifest(root: Path) -> Dataset:
+def _read_with_manifest(root: Path, lazy: bool = False) -> Dataset:
     recs = read_manifest(root / MANIFEST)
-    samples = []
+    samples: list[Sample] = []
     for r in recs:
         f = root / r["file"]
+        if lazy:
+            if not f.exists():
+                raise DatasetError(f"{f}: listed in {root / MANIFEST} but missing")
+            samples.append(LazyImageSample(r, f))
+            continue
         samples.append(sample_from_record(r, read_image(f)))
         samples[-1].meta["path"] = str(f)
     classes = sorted({s.label for s in samples} | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")})
