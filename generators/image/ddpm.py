@@ -225,7 +225,7 @@ class ImageDDPM(BaseGenerator):
             return 0.5 * (1 + np.cos(np.pi * min(p, 1.0))) * 0.95 + 0.05
 
         model.train()
-        t0, step, losses = time.monotonic(), 0, []
+        t0, c0, step, losses = time.monotonic(), time.process_time(), 0, []
         while step < self.train_steps:
             if self.max_seconds is not None and time.monotonic() - t0 >= self.max_seconds:
                 break
@@ -253,11 +253,12 @@ class ImageDDPM(BaseGenerator):
                         ema[k].copy_(v)
             losses.append(float(loss.detach()))
             step += 1
-        seconds = time.monotonic() - t0
+        seconds, cpu_seconds = time.monotonic() - t0, time.process_time() - c0
         model.load_state_dict(ema)
         model.eval()
         tail = losses[-100:] or [float("nan")]
         info = {"steps_trained": step, "steps_requested": self.train_steps, "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu_seconds, 2),
                 "stopped_by": "max_seconds" if step < self.train_steps else "train_steps",
                 "final_loss": round(float(np.mean(tail)), 5) if losses else None, "device": dev,
                 "classes": self.classes_, "channels": self.channels_, "resolution": self.resolution,

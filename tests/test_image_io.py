@@ -1,0 +1,115 @@
+"""YOLO export (boxes and polygons), format registry, COCO round trip of copy-paste output."""
+import numpy as np
+import pytest
+
+from synthgen.errors import DatasetError
+from synthgen.generators.image import ImageCopyPaste, ImageProcedural, check_labels
+from synthgen.io import formats
+from synthgen.io.coco import read_coco, write_coco
+from synthgen.io.skimage_scenes import load_coins_detection
+from synthgen.io.yolo import _fill, mask_to_polygon, read_yolo, write_yolo
+
+
+@pytest.fixture(scope="module")
+def pasted():
+    ds = load_coins_detection()
+    g = ImageCopyPaste(objects_per_image=[2, 3], max_overlap=0.5, min_visibility=0.2).fit(ds)
+    return ds, list(g.generate("large_coin", 6, 0))
+
+
+def _parts(m):
+    from scipy import ndimage
+
+    return ndimage.label(np.asarray(m) > 0, structure=np.ones((3, 3)))[1]
+
+
+def _iou(a, b):
+    a, b = np.asarray(a) > 0, np.asarray(b) > 0
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def test_yolo_segments_round_trip_exactly(pasted, tmp_path):
+    ds, out = pasted
+    write_yolo(out, ds.classes, str(tmp_path / "y"), categories=ds.info["categories"])
+    assert (tmp_path / "y" / "data.yaml").read_text().splitlines()[1:] == [
+        "path: .", "train: images", "val: images", "task: segment", "nc: 2", "names:", "  0: 'small_coin'", "  1: 'large_coin'"]
+    back = read_yolo(str(tmp_path / "y"))
+    assert back.task == "segmentation" and [s.id for s in back.samples] == sorted(s.id for s in out)
+    by_id = {s.id: s for s in out}
+    for b in back.samples:
+        a = by_id[b.id]
+        assert b.label == a.label and b.provenance == a.provenance and np.array_equal(a.data, b.data)
+        assert [o["category"] for o in a.annotations["objects"]] == [o["category"] for o in b.annotations["objects"]]
+        for oa, ob in zip(a.annotations["objects"], b.annotations["objects"]):
+            if _parts(oa["mask"]) == 1:
+                assert np.array_equal(oa["mask"], ob["mask"]) and oa["bbox"] == ob["bbox"]
+            else:  # pieces of an occluded object: joined by one-pixel bridges
+                assert _iou(oa["mask"], ob["mask"]) > 0.9
+    assert formats.detect(tmp_path / "y").name == "yolo"
+
+
+def test_yolo_boxes_are_normalised_cxcywh(pasted, tmp_path):
+    ds, out = pasted
+    write_yolo(out, ds.classes, str(tmp_path / "b"), segments=False)
+    s = out[0]
+    h, w = s.data.shape[:2]
+    lines = (tmp_path / "b" / "labels" / f"{s.id}.txt").read_text().splitlines()
+    assert len(lines) == len(s.annotations["objects"])
+    for line, o in zip(lines, s.annotations["objects"]):
+        c, cx, cy, bw, bh = line.split()
+        x, y, ow, oh = o["bbox"]
+        assert int(c) == ds.classes.index(o["category"])
+        assert abs(float(cx) - (x + ow / 2) / w) < 1e-6 and abs(float(cy) - (y + oh / 2) / h) < 1e-6
+        assert abs(float(bw) - ow / w) < 1e-6 and abs(float(bh) - oh / h) < 1e-6
+        assert all(0 <= float(v) <= 1 for v in (cx, cy, bw, bh))
+    back = read_yolo(str(tmp_path / "b"))
+    assert back.task == "detection"
+    for o, ob in zip(s.annotations["objects"], next(b for b in back.samples if b.id == s.id).annotations["objects"]):
+        assert np.allclose(o["bbox"], ob["bbox"], atol=1e-3)
+
+
+def test_polygon_joins_split_masks():
+    """An object split in parts by occlusion stays one YOLO instance and fills back exactly."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = np.zeros((30, 40), np.uint8)
+        for _k in range(int(rng.integers(1, 4))):
+            y, x = rng.integers(0, 24), rng.integers(0, 34)
+            m[y:y + int(rng.integers(2, 7)), x:x + int(rng.integers(2, 7))] = 1
+        p = mask_to_polygon(m)
+        back = _fill(p.reshape(-1).tolist(), 30, 40)
+        assert (back >= m).all()  # every pixel comes back
+        if _parts(m) == 1:
+            assert np.array_equal(back, m)
+        else:  # plus at most a one-pixel bridge between parts
+            assert (back > m).sum() <= 2 * (30 + 40)
+
+
+def test_yolo_procedural_and_errors(tmp_path):
+    g = ImageProcedural(size=48, task="detection").fit(None)
+    g.classes_ = ["circle", "star"]
+    out = list(g.generate("star", 3, 0))
+    for s in out:
+        for o in s.annotations["objects"]:
+            o.pop("mask")
+    with pytest.raises(DatasetError, match="has no mask"):
+        write_yolo(out, ["circle", "star"], str(tmp_path / "x"), segments=True)
+    assert not (tmp_path / "x").exists()  # nothing half-written
+    write_yolo(out, ["circle", "star"], str(tmp_path / "x"))  # auto: boxes
+    assert (tmp_path / "x" / "data.yaml").read_text().count("task: detect") == 1
+    (tmp_path / "x" / "labels" / f"{out[0].id}.txt").write_text("7 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(DatasetError, match="class id 7"):
+        read_yolo(str(tmp_path / "x"))
+    with pytest.raises(DatasetError, match="data.yaml not found"):
+        read_yolo(str(tmp_path))
+
+
+def test_coco_round_trip_of_pasted_masks(pasted, tmp_path):
+    ds, out = pasted
+    write_coco(out, ds.classes, str(tmp_path / "c"), categories=ds.info["categories"])
+    back = read_coco(str(tmp_path / "c"))
+    assert back.task == "segmentation"
+    for a, b in zip(out, back.samples):
+        assert a.id == b.id and not check_labels(b, ds.classes)
+        for oa, ob in zip(a.annotations["objects"], b.annotations["objects"]):
+            assert np.array_equal(oa["mask"], ob["mask"]) and oa["bbox"] == ob["bbox"] and oa["category"] == ob["category"]
