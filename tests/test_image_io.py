@@ -113,3 +113,38 @@ def test_coco_round_trip_of_pasted_masks(pasted, tmp_path):
         assert a.id == b.id and not check_labels(b, ds.classes)
         for oa, ob in zip(a.annotations["objects"], b.annotations["objects"]):
             assert np.array_equal(oa["mask"], ob["mask"]) and oa["bbox"] == ob["bbox"] and oa["category"] == ob["category"]
+
+
+def test_labelstudio_review_queue_for_images(pasted, tmp_path):
+    """Synthetic COCO output -> Label Studio tasks with class, boxes and polygons as pre-annotations."""
+    import json
+
+    from synthgen.io.image_review import main as review_main
+    from synthgen.io.labelstudio import read_labelstudio
+
+    ds, out = pasted
+    write_coco(out, ds.classes, str(tmp_path / "c"), categories=ds.info["categories"])
+    assert review_main([str(tmp_path / "c"), str(tmp_path / "review" / "tasks.json"), "http://localhost:8081/c"]) == 0
+    tasks = json.loads((tmp_path / "review" / "tasks.json").read_text())
+    assert len(tasks) == len(out)
+    xml = (tmp_path / "review" / "tasks.label_config.xml").read_text()
+    assert "<PolygonLabels" in xml and '<Label value="large_coin"/>' in xml and '<Choice value="small_coin"/>' in xml
+    by_id = {s.id: s for s in out}
+    for t in tasks:
+        s = by_id[t["data"]["synthgen_id"]]
+        assert t["data"]["image"] == f"http://localhost:8081/c/images/{s.id}.png"
+        assert (tmp_path / "c" / t["data"]["image"].split("/c/", 1)[1]).exists()
+        res = t["predictions"][0]["result"]
+        polys = [r for r in res if r["type"] == "polygonlabels"]
+        rects = [r for r in res if r["type"] == "rectanglelabels"]
+        assert len(polys) == len(rects) == len(s.annotations["objects"])
+        for p, o in zip(polys, s.annotations["objects"]):
+            pts = np.asarray(p["value"]["points"])
+            assert p["value"]["polygonlabels"] == [o["category"]] and (pts >= 0).all() and (pts <= 100).all()
+    back = read_labelstudio(str(tmp_path / "review" / "tasks.json"))
+    for b in back:
+        s = by_id[b.id]
+        assert b.label == s.label
+        for ob, o in zip(b.annotations["objects"], s.annotations["objects"]):
+            assert np.allclose(ob["bbox"], o["bbox"], atol=0.01) and ob["category"] == o["category"]
+    assert review_main([str(tmp_path / "missing"), str(tmp_path / "t.json")]) == 2
