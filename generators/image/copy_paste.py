@@ -38,7 +38,17 @@ BLENDS = ("hard", "gaussian", "poisson")
 # --- scene helpers (shared with the procedural generator) --------------------------------------
 
 def tight_box(mask: np.ndarray) -> list[float] | None:
-    return mask_to_bbox(mask)
+    """[x, y, w, h] of the nonzero pixels (same values as ``mask_to_bbox``, without ``np.nonzero``)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return [float(cols[0]), float(rows[0]), float(cols[-1] + 1 - cols[0]), float(rows[-1] + 1 - rows[0])]
+
+
+def _touches(box: list[float], other: list[float] | None) -> bool:
+    if other is None:
+        return False
+    return box[0] < other[0] + other[2] and other[0] < box[0] + box[2] and box[1] < other[1] + other[3] and other[1] < box[1] + box[3]
 
 
 def occlude(objects: list[dict], cover: np.ndarray, min_visibility: float, min_area: float) -> tuple[list[dict], list[str]]:
@@ -50,7 +60,11 @@ def occlude(objects: list[dict], cover: np.ndarray, min_visibility: float, min_a
     Returns the kept objects and the categories of the dropped ones.
     """
     kept, dropped = [], []
+    cb = tight_box(cover)
     for o in objects:
+        if not _touches(o["bbox"], cb):  # untouched: nothing to cut
+            kept.append(o)
+            continue
         m = o["mask"].astype(bool) & ~cover
         area = int(m.sum())
         if area < min_area or area < min_visibility * o["_area0"]:
@@ -79,7 +93,7 @@ def finish_objects(objects: list[dict]) -> list[dict]:
     for o in objects:
         d = {"category": o["category"], "bbox": [float(v) for v in o["bbox"]], "iscrowd": 0}
         if o.get("mask") is not None:
-            d["mask"] = np.ascontiguousarray(o["mask"], dtype=np.uint8)
+            d["mask"] = np.array(o["mask"], dtype=np.uint8, copy=True)  # never share a cached (read-only) mask
         if o.get("keypoints") is not None:
             d["keypoints"] = [[round(float(x), 3), round(float(y), 3), float(v)] for x, y, v in o["keypoints"]]
         out.append(d)
@@ -201,6 +215,7 @@ class ImageCopyPaste(BaseGenerator):
         """Build the object pool (per category) and the background pool from ``real``."""
         self._check()
         self.real_ = real
+        self._bg_cache, self._bgs_by_label = {}, {}
         self.pool_: dict[str, list[dict]] = {}
         skipped = 0
         for s in real.samples:
@@ -244,12 +259,16 @@ class ImageCopyPaste(BaseGenerator):
     def _backgrounds(self, label: str) -> list[dict]:
         if self.backgrounds_ is not None:
             return self.backgrounds_
+        cache = self.__dict__.setdefault("_bgs_by_label", {})
+        if label in cache:
+            return cache[label]
         real = self.real_
         pool = [s for s in real.samples if self.background == "any" or s.label != label]
         if not pool:
             raise InsufficientDataError(f"class '{label}': no background images (every real image is of this class; "
                                         f"set generator.background=any or background=folder)")
-        return [{"id": s.id, "data": s.data, "objects": s.annotations.get("objects", [])} for s in pool]
+        cache[label] = [{"id": s.id, "data": s.data, "objects": s.annotations.get("objects", [])} for s in pool]
+        return cache[label]
 
     def _pool(self, label: str) -> list[dict]:
         if getattr(self, "real_", None) is None:
@@ -320,25 +339,34 @@ class ImageCopyPaste(BaseGenerator):
         params = {"background": bg["id"], "backgrounds_tried": len(tried), "blend": self.blend, "objects": pasted, "dropped": dropped, "rejected": rejected}
         return img, {"objects": out}, list(dict.fromkeys(parents)), params
 
+    def _bg_objects(self, bg: dict, H: int, W: int) -> list[dict]:
+        """The labelled objects of a background as full-size masks (computed once per background)."""
+        cache = self.__dict__.setdefault("_bg_cache", {})
+        if bg["id"] in cache:
+            return cache[bg["id"]]
+        out = []
+        for o in bg["objects"]:
+            if o.get("mask") is not None:
+                m = (np.asarray(o["mask"]) > 0).astype(np.uint8)
+            else:
+                m = np.zeros((H, W), np.uint8)
+                x, y, bw, bh = o["bbox"]
+                m[int(np.floor(max(0, y))):int(np.ceil(min(H, y + bh))), int(np.floor(max(0, x))):int(np.ceil(min(W, x + bw)))] = 1
+            if m.sum() == 0:
+                continue
+            m.setflags(write=False)
+            out.append({"category": o["category"], "mask": m, "bbox": tight_box(m), "_area0": int(m.sum()),
+                        "keypoints": o.get("keypoints"), "_box_only": o.get("mask") is None, "_bg": True})
+        cache[bg["id"]] = out
+        return out
+
     def _compose(self, label, bg, pool, rng):
         """Paste 1..k objects on one background; ``None`` when none could be placed."""
         img = np.array(bg["data"], dtype=np.uint8, copy=True)
         if img.ndim == 2:
             img = np.repeat(img[:, :, None], 3, axis=2)
         H, W = img.shape[:2]
-        objects: list[dict] = []
-        if self.keep_background_objects:
-            for o in bg["objects"]:
-                if o.get("mask") is not None:
-                    m = (np.asarray(o["mask"]) > 0).astype(np.uint8)
-                else:
-                    m = np.zeros((H, W), np.uint8)
-                    x, y, bw, bh = o["bbox"]
-                    m[int(np.floor(max(0, y))):int(np.ceil(min(H, y + bh))), int(np.floor(max(0, x))):int(np.ceil(min(W, x + bw)))] = 1
-                if m.sum() == 0:
-                    continue
-                objects.append({"category": o["category"], "mask": m, "bbox": tight_box(m), "_area0": int(m.sum()),
-                                "keypoints": o.get("keypoints"), "_box_only": o.get("mask") is None, "_bg": True})
+        objects: list[dict] = list(self._bg_objects(bg, H, W)) if self.keep_background_objects else []
         lo, hi = (int(v) for v in _range(self.objects_per_image, "objects_per_image", 1))
         k = int(rng.integers(lo, hi + 1))
         s_lo, s_hi = _range(self.scale, "scale", 1e-3)
@@ -357,9 +385,13 @@ class ImageCopyPaste(BaseGenerator):
             place = None
             for _t in range(self.max_tries):
                 px, py = int(rng.integers(0, W - ow + 1)), int(rng.integers(0, H - oh + 1))
-                full = np.zeros((H, W), bool)
-                full[py:py + oh, px:px + ow] = mask > 0
-                if all((o["mask"].astype(bool) & full).sum() <= self.max_overlap * o["_area0"] for o in objects):
+                box = [float(px), float(py), float(ow), float(oh)]
+                sub = mask > 0
+                if all(not _touches(box, o["bbox"]) or
+                       (o["mask"][py:py + oh, px:px + ow].astype(bool) & sub).sum() <= self.max_overlap * o["_area0"]
+                       for o in objects):
+                    full = np.zeros((H, W), bool)
+                    full[py:py + oh, px:px + ow] = sub
                     place = (px, py, full)
                     break
             if place is None:
