@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile scripts/setup-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,points,text,text-lm,launchers,ray,optuna,embed-image,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,points,text,text-lm,launchers,ray,optuna,embed-image,bench,images,diffusion]'
 	touch $(STAMP)
 
 demo: setup
