@@ -39,10 +39,10 @@ def test_default_job_end_to_end(default_run):
     assert "report: " in p.stdout and str(out / "report.html") in p.stdout
     assert "training set: " in p.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["schema"] == "synthgen/report" and report["schema_version"] == 1
+    assert report["schema"] == "synthgen/report" and report["schema_version"] == 2
     assert set(report["classes"]) == {"3", "5", "8"}
     for c in report["classes"].values():
-        assert c["verdict"] in ("pass", "fail", "incomputable")
+        assert c["verdict"] in ("pass", "warn", "fail", "incomputable")
         for v in c["validators"].values():
             assert v["score"] is None or 0 <= v["score"] <= 1
     html = (out / "report.html").read_text()
