@@ -30,7 +30,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from synthgen.config import plain
-from synthgen.errors import ConfigError, InsufficientDataError
+from synthgen.errors import ConfigError
 
 from ..base import BaseGenerator
 from .ddpm import pick_device, weights_digest
@@ -182,7 +182,8 @@ class ImageDiffusion(BaseGenerator):
         import torch
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, DiffusionPipeline
 
-        torch.set_num_threads(1) if not torch.cuda.is_available() else None
+        if not torch.cuda.is_available():
+            torch.set_num_threads(1)
         dev = pick_device(self.device)
         dtype_name = self.pipeline.get("torch_dtype", "auto")
         if dtype_name in (None, "auto"):
