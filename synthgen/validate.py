@@ -196,8 +196,12 @@ def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], s
 
 
 def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k: int) -> dict[str, dict[str, list]]:
-    return {label: {"real": [s.data for s in reference.samples if s.label == label][:k],
-                    "synthetic": [s.data for s in synthetic if s.label == label][:k]} for label in labels}
+    from itertools import islice
+
+    def first(samples, label):  # decode only the k shown (samples may load lazily)
+        return [s.data for s in islice((s for s in samples if s.label == label), k)]
+
+    return {label: {"real": first(reference.samples, label), "synthetic": first(synthetic, label)} for label in labels}
 
 
 def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[Sample], run_info: dict, plan: Plan | None):

@@ -25,12 +25,15 @@ class CalibratedValidator:
     statistic_name = "statistic"
 
     def __init__(self, n_bootstrap: int = 50, quantile: float = 0.95, tolerance: float = 1.0,
-                 min_per_half: int = 5, min_synthetic: int = 5):
+                 min_per_half: int = 5, min_synthetic: int = 5, max_samples: int | None = 5000):
         self.n_bootstrap = int(n_bootstrap)
         self.quantile = float(quantile)
         self.tolerance = float(tolerance)
         self.min_per_half = int(min_per_half)
         self.min_synthetic = int(min_synthetic)
+        # a class larger than this is compared on a seeded random subsample of each side, so kernel
+        # and distance matrices stay bounded however many samples were generated (null: no limit)
+        self.max_samples = None if max_samples is None else int(max_samples)
 
     def validate(self, real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray], feature_names: list[str],
                  seed: int = 0) -> ValidationResult:
@@ -38,12 +41,24 @@ class CalibratedValidator:
         for label in synthetic:
             x = np.asarray(real.get(label, np.zeros((0, len(feature_names)))), dtype=np.float64)
             y = np.asarray(synthetic[label], dtype=np.float64)
+            n_x, n_y = len(x), len(y)
+            x, y = self._cap(x, seed, label, "real"), self._cap(y, seed, label, "synthetic")
             rng = np.random.default_rng(derived_seed(seed, self.name, label))
             try:
                 per_class[label] = self._validate_class(label, x, y, feature_names, rng)
+                if (len(x), len(y)) != (n_x, n_y):
+                    r = per_class[label]
+                    r.details["subsampled"] = {"real": [len(x), n_x], "synthetic": [len(y), n_y]}
+                    r.n_real, r.n_synthetic = n_x, n_y
             except InsufficientDataError as e:
-                per_class[label] = ClassResult(label, INCOMPUTABLE, n_real=len(x), n_synthetic=len(y), reason=str(e))
+                per_class[label] = ClassResult(label, INCOMPUTABLE, n_real=n_x, n_synthetic=n_y, reason=str(e))
         return ValidationResult(self.name, self.statistic_name, per_class)
+
+    def _cap(self, a: np.ndarray, seed: int, label: str, side: str) -> np.ndarray:
+        if self.max_samples is None or len(a) <= self.max_samples:
+            return a
+        rng = np.random.default_rng(derived_seed(seed, self.name, label, "cap", side))
+        return a[np.sort(rng.choice(len(a), size=self.max_samples, replace=False))]
 
     # -- shared calibration -------------------------------------------------------------------
     def _check_sizes(self, label: str, x: np.ndarray, y: np.ndarray) -> None:
