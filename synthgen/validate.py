@@ -99,7 +99,7 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
 
 
 def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str],
-                   gate: Any = None) -> Validation:
+                   gate: Any = None, workers: int = 1) -> Validation:
     """Featurize (cached), filter (if the gate asks), validate, and gate."""
     from tqdm import tqdm
 
@@ -115,7 +115,7 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
     cache_dir = cfg_validation.get("cache_dir", None)
     if cache_dir is not None and not isinstance(cache_dir, str):
         raise ConfigError(f"validation.cache_dir: must be a folder path or null, got {cache_dir!r}")
-    cache = FeatureCache(cache_dir)
+    cache = FeatureCache(cache_dir, workers=workers)
     real_classes = list(reference.classes)
     by_real = {c: [s for s in reference.samples if s.label == c] for c in real_classes}
     by_real = {c: v for c, v in by_real.items() if v}
@@ -212,7 +212,8 @@ def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[
     order = {c: i for i, c in enumerate(reference.classes)}
     labels = sorted({s.label for s in synthetic}, key=lambda l: (order.get(l, len(order)), l))
     policy = GatePolicy(cfg.get("gate"))
-    v = run_validation(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels, policy)
+    v = run_validation(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels, policy,
+                       workers=int(cfg.get("workers", 1) or 1))
     counts = {l: {"real": int(len(next(iter(v.views.values())).real.get(l, ()))),
                   "synthetic": int(sum(1 for s in v.synthetic if s.label == l))} for l in labels}
     k = int((cfg.get("report") or {}).get("examples", 8))

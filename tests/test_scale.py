@@ -136,3 +136,16 @@ def test_optuna_sweeper_maximises_a_class_score(tmp_path):
 
 def summary_best(runs):
     return max(r["score"] for r in runs)
+
+
+def test_parallel_featurization_is_identical(digits):
+    import numpy as np
+
+    from synthgen.validators.cache import parallel_transform
+    from synthgen.validators.features import ImageStatsFeaturizer
+
+    f = ImageStatsFeaturizer()
+    samples = digits.samples[:700]
+    one = parallel_transform(f, samples, workers=1)
+    two = parallel_transform(f, samples, workers=2, chunk=100)
+    assert one.shape == (700, len(f.feature_names)) and np.array_equal(one, two)

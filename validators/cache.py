@@ -53,10 +53,43 @@ def featurizer_identity(featurizer: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}|{getattr(featurizer, 'version', '')}|{key}|{params}"
 
 
-class FeatureCache:
-    """``transform(featurizer, samples)`` with an on-disk cache; counts hits and misses for the report."""
+_POOL_STATE: dict[str, Any] = {}
 
-    def __init__(self, cache_dir: str | os.PathLike | None = DEFAULT_CACHE):
+
+def _featurize_slice(bounds: tuple[int, int]) -> np.ndarray:
+    f, samples = _POOL_STATE["featurizer"], _POOL_STATE["samples"]
+    return np.asarray(f.transform(samples[bounds[0]:bounds[1]]), dtype=np.float64)
+
+
+def parallel_transform(featurizer: Any, samples: list[Sample], workers: int = 1, chunk: int = 256) -> np.ndarray:
+    """``featurizer.transform`` over ``samples`` in ``workers`` forked processes, rows in order.
+
+    Slices are contiguous and concatenated in order, so the matrix is identical to ``workers=1``.
+    Featurizers that hold a torch model (``parallel_safe = False``) run in this process.
+    """
+    n = len(samples)
+    if workers <= 1 or n < 2 * chunk or not getattr(featurizer, "parallel_safe", True):
+        return np.asarray(featurizer.transform(samples), dtype=np.float64)
+    import multiprocessing as mp
+
+    bounds = [(i, min(n, i + chunk)) for i in range(0, n, chunk)]
+    _POOL_STATE.update(featurizer=featurizer, samples=samples)
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_featurize_slice, bounds)
+    finally:
+        _POOL_STATE.clear()
+    return np.vstack(parts)
+
+
+class FeatureCache:
+    """``transform(featurizer, samples)`` with an on-disk cache; counts hits and misses for the report.
+
+    ``workers`` > 1 featurizes in that many processes (same matrix as one process).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None = DEFAULT_CACHE, workers: int = 1):
+        self.workers = max(1, int(workers or 1))
         self.dir = Path(os.path.expanduser(str(cache_dir))) if cache_dir else None
         self.hits = 0
         self.misses = 0
@@ -76,7 +109,7 @@ class FeatureCache:
             self.keys[name] = key
         if self.dir is None or not samples:
             self.misses += 1
-            return np.asarray(featurizer.transform(samples), dtype=np.float64)
+            return parallel_transform(featurizer, samples, self.workers)
         path = self.dir / key[:2] / f"{key}.npy"
         if path.exists():
             try:
@@ -87,7 +120,7 @@ class FeatureCache:
             except (OSError, ValueError):
                 pass  # a corrupt entry is recomputed and replaced
         self.misses += 1
-        x = np.asarray(featurizer.transform(samples), dtype=np.float64)
+        x = parallel_transform(featurizer, samples, self.workers)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.parent / f".{key}.{os.getpid()}.tmp.npy"

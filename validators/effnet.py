@@ -142,6 +142,7 @@ class EffNetLite0Featurizer:
 
     modality = "image"
     version = "effnetlite0-1"
+    parallel_safe = False  # a torch model: batched in this process, never forked
 
     def __init__(self, image_size: int = 224, batch_size: int = 32, threads: int = 1, device: str = "cpu"):
         self.image_size = int(image_size)

@@ -132,6 +132,11 @@ class TextFeaturizer:
                                 convert_to_numpy=True)
         return np.asarray(e, dtype=np.float64)
 
+    @property
+    def parallel_safe(self) -> bool:
+        """Lexical features may be computed in forked workers; the torch embedding model may not."""
+        return not self.embeddings
+
     def projection(self) -> np.ndarray | None:
         if self.embedding_dims is None:
             return None
