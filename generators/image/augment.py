@@ -143,7 +143,7 @@ class ImageAugment(BaseGenerator):
         new_masks = dict(zip(mask_owner, out.get("masks", []))) if masks else {}
         kept_boxes = {int(j): [float(v) for v in b] for j, b in zip(out["obj_idx"], out["bboxes"])}
         new_kps: dict[int, list[list[float]]] = {}
-        for (j, k), pt in zip([kp_idx[i] for i in out["kp_idx"]], out["keypoints"]):
+        for (j, k), pt in zip([kp_idx[int(i)] for i in out["kp_idx"]], out["keypoints"]):
             vis = objs[j]["keypoints"][k][2]
             inside = 0 <= pt[0] < ow and 0 <= pt[1] < oh
             new_kps.setdefault(j, []).append([float(pt[0]), float(pt[1]), float(vis if inside else 0)])
