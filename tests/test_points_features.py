@@ -153,3 +153,23 @@ def test_anchor_chamfer_on_real_shapes(cgal):
                                seed=0).per_class["sphere"]
     assert half.passed, half
     assert not wrong.passed
+
+
+@needs_cgal
+def test_copies_of_real_clouds_fail_on_duplicates(cgal, tmp_path):
+    """The memorisation half of the done-when: copies of real shapes fail, named by `duplicates`."""
+    import json
+
+    from synthgen.io.npz import write_npz
+
+    from .test_cli import synthgen
+
+    animals = cgal.by_class("animal")
+    copies = [Sample(f"copy-{i:03d}", s.data.copy(), "animal", modality="points") for i, s in enumerate(animals)]
+    write_npz(copies, cgal.classes, str(tmp_path / "copies"))
+    run = tmp_path / "run"
+    synthgen("validate", "dataset=cgal", f"synthetic.path={tmp_path / 'copies'}", "validation=points_evidence",
+             f"hydra.run.dir={run}", cwd=tmp_path)
+    c = json.loads((run / "report.json").read_text())["classes"]["animal"]
+    failed = {k for k, v in c["validators"].items() if v.get("status") == "fail"}
+    assert c["verdict"] == "fail" and "duplicates" in failed, failed
