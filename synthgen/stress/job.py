@@ -47,7 +47,10 @@ def stress_job(cfg, out_dir: Path) -> dict[str, Any]:
     n_base, total = suite_size(ds, settings, entries, seed)
     with tqdm(total=total, desc="stress", unit="sample", disable=None, file=sys.stderr) as bar:
         samples = build_suite(ds, settings, entries, seed, progress=bar.update)
-    fmt = write_dataset(samples, ds, out_dir / "suite", (cfg.get("output") or {}).get("format", "auto"))
+    requested = (cfg.get("output") or {}).get("format", "auto")
+    if requested == "auto" and ds.modality == "points" and len({len(s.data) for s in samples}) > 1:
+        requested = "ply"  # dropout/upsampling corruptions change point counts: one file per cloud keeps them
+    fmt = write_dataset(samples, ds, out_dir / "suite", requested)
     info = {
         "schema": SUITE_SCHEMA, "schema_version": SUITE_SCHEMA_VERSION, "synthgen_version": __version__,
         "name": settings["name"], "benchmark": settings["benchmark"], "baseline": settings["baseline"],

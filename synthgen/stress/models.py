@@ -52,3 +52,55 @@ class SklearnImageClassifier:
         if self.scores:
             return self.estimator.predict_proba(X)
         return np.asarray([str(v) for v in self.estimator.predict(X)])
+
+
+class _PickledSklearn:
+    """Load a pickled scikit-learn estimator (shared by the wrappers below)."""
+
+    def _load(self, path: str):
+        p = Path(str(path)).expanduser()
+        if not p.exists():
+            raise DatasetError(f"{p}: model file not found (model.path)")
+        try:
+            with open(p, "rb") as f:
+                est = pickle.load(f)
+        except Exception as e:
+            raise DatasetError(f"{p}: cannot unpickle model ({type(e).__name__})") from None
+        if not hasattr(est, "predict"):
+            raise ConfigError(f"model.path: {p} holds a {type(est).__name__}, not a classifier with predict()")
+        self.estimator = est
+        self.classes_ = [str(c) for c in getattr(est, "classes_", [])] or None
+
+    def _out(self, X):
+        if self.scores:
+            return self.estimator.predict_proba(X)
+        return np.asarray([str(v) for v in self.estimator.predict(X)])
+
+
+class SklearnTextClassifier(_PickledSklearn):
+    """A pickled scikit-learn pipeline that takes raw strings (e.g. TfidfVectorizer + LogisticRegression)."""
+
+    def __init__(self, path: str, scores: bool = False):
+        self.path = path
+        self.scores = bool(scores)
+        self._load(path)
+
+    def __call__(self, samples):
+        return self._out([str(s.data) for s in samples])
+
+
+class SklearnPointsClassifier(_PickledSklearn):
+    """A pickled scikit-learn classifier applied to point clouds through the documented point-cloud
+    features (:class:`synthgen.validators.points_features.PointsFeaturizer`: centred, unit sphere,
+    2,048 points)."""
+
+    def __init__(self, path: str, scores: bool = False, seed: int = 0):
+        self.path = path
+        self.scores = bool(scores)
+        self.seed = int(seed)
+        self._load(path)
+
+    def __call__(self, samples):
+        from synthgen.validators.points_features import PointsFeaturizer
+
+        return self._out(PointsFeaturizer(self.seed).transform(list(samples)))
