@@ -31,6 +31,15 @@ def _echo(msg: str = "") -> None:
     print(msg, flush=True)
 
 
+def shown(path: Any) -> str:
+    """A path as the user should see it: relative to the working folder when it lies below it."""
+    p = Path(str(path))
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 # --- datasets -----------------------------------------------------------------------------------
 
 def _parse_keep(keep: Any, key: str) -> dict[str, int]:
@@ -231,7 +240,7 @@ def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, pla
                              else "real training samples")
     report = validate_and_report(cfg, out_dir, ref, synthetic, run_info, plan)
     summary["report"] = report
-    _echo(f"report: {out_dir / 'report.html'}")
+    _echo(f"report: {shown(out_dir / 'report.html')}")
     m = cfg.get("merge") or {}
     if m.get("into"):
         from .merge import merge
@@ -319,7 +328,7 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
 def _print_merge(res: dict[str, Any]) -> None:
     added = ", ".join(f"{k}: {v}" for k, v in res["added"].items()) or "nothing new"
     state = "new version" if res.get("new_version") else "unchanged, still"
-    _echo(f"training set: {res['into']} ({state} {res['version']}; added {added})")
+    _echo(f"training set: {shown(res['into'])} ({state} {res['version']}; added {added})")
     if res["left_out"]:
         _echo("left out (failed the gate): " + ", ".join(f"{k} ({v})" for k, v in res["left_out"].items()))
 
@@ -338,7 +347,7 @@ def validate_job(cfg, out_dir: Path) -> dict[str, Any]:
     run_info = {"command": "validate", "seed": seed, "generator": None, "dataset": ref.source, "synthetic": syn.source,
                 "synthgen_version": __version__}
     report = validate_and_report(cfg, out_dir, ref, syn.samples, run_info, None)
-    _echo(f"report: {out_dir / 'report.html'}")
+    _echo(f"report: {shown(out_dir / 'report.html')}")
     return {"report": report}
 
 

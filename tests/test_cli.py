@@ -36,7 +36,7 @@ def default_run(tmp_path_factory):
 
 def test_default_job_end_to_end(default_run):
     out, p = default_run
-    assert "report: " in p.stdout and str(out / "report.html") in p.stdout
+    assert "report: run/report.html" in p.stdout  # shown relative to the working folder
     assert "training set: " in p.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["schema"] == "synthgen/report" and report["schema_version"] == 2
