@@ -133,7 +133,8 @@ class KSValidator(CalibratedValidator):
                 "differs": bool(qv[j] < self.alpha and feat_obs[j] > feat_q[j])}
             for j, n in enumerate(names)
         }
-        worst = names[int(np.argmax(feat_obs - feat_q))]
+        margin = np.where((feat_q == 0) & (feat_obs == 0), -np.inf, feat_obs - feat_q)  # constant features never "worst"
+        worst = names[int(np.argmax(margin))] if np.isfinite(margin).any() else names[0]
         res = self._verdict(label, obs.max(axis=1), base.max(axis=1), len(x), len(y),
                             p_value=float(qv.min()),
                             details={"features": features, "worst_feature": worst,
