@@ -21,12 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # run as a script or through run_all
+
 from benchmarks.common import best_of
 
 EXE = str(Path(sys.executable).parent / "synthgen")
 
 
-def bench_workers(n: int = 1500) -> str:
+def bench_workers(n: int = 3000) -> str:
     from synthgen.generators.image import ImageAugment
     from synthgen.io.digits import load_digits_dataset
     from synthgen.stream import Stage, run_generation
@@ -40,7 +45,7 @@ def bench_workers(n: int = 1500) -> str:
     def run(workers):
         d = Path(tempfile.mkdtemp(prefix="sg-w"))
         try:
-            run_generation(gen, todo, 0, Stage(d).open(), workers=workers, chunk=25, progress=False)
+            run_generation(gen, todo, 0, Stage(d).open(), workers=workers, chunk=50, progress=False)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -79,25 +84,30 @@ def bench_launchers() -> list[str]:
     return out
 
 
+_MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.PIPE); sys.stderr.write(r.stderr.decode()[-400:] if r.returncode else ''); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 0 else -1)")
+
+
 def _peak_rss(n: int) -> tuple[float, float]:
+    """Max RSS (MB) of one ``synthgen`` run with ``n`` synthetic images, measured in its own parent."""
     tmp = Path(tempfile.mkdtemp(prefix="sg-mem"))
     try:
         t = time.perf_counter()
-        p = subprocess.Popen([EXE, f"hydra.run.dir={tmp / 'run'}", "merge.into=null", "policy.classes=[8]",
-                              f"policy.target={n + 15}", "policy.max_synthetic_fraction=0.99999",
-                              "validation.validators.mmd.n_permutations=100"],
-                             cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, err = p.communicate(timeout=3600)
-        if p.returncode:
-            raise RuntimeError(err.decode()[-400:])
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_maxrss / 1024.0, time.perf_counter() - t
+        cmd = [EXE, f"hydra.run.dir={tmp / 'run'}", "merge.into=null", "policy.classes=[8]",
+               f"policy.target={n + 15}", "policy.max_synthetic_fraction=0.99999",
+               "validation.validators.mmd.n_permutations=100"]
+        p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=tmp, capture_output=True, text=True, timeout=3600)
+        kb = int(p.stdout.strip() or -1)
+        if kb < 0:
+            raise RuntimeError(p.stderr[-400:])
+        return kb / 1024.0, time.perf_counter() - t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench_memory(sizes=(1_000, 10_000, 30_000)) -> list[str]:
-    """ru_maxrss of children is the max over all children so far: run the sizes in increasing order."""
+    """Peak memory of whole runs (generate, write, featurize and validate every image) per size."""
     out = []
     first = None
     for n in sizes:

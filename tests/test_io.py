@@ -128,3 +128,18 @@ def test_digits_source():
     assert ds.samples[0].data.shape == (32, 32, 3) and ds.samples[0].data.dtype == np.uint8
     # the padding keeps a black frame so shifts do not cut strokes
     assert ds.samples[0].data[:4].max() == 0
+
+
+def test_lazy_imagefolder_keeps_no_pixels_and_reads_the_same(tmp_path):
+    from synthgen.io.imagefolder import LazyImageSample
+
+    samples = [Sample(f"s{i}", _img(i), "cat", {"objects": []}, provenance=_prov(i)) for i in range(4)]
+    out = write_imagefolder(samples, ["cat"], str(tmp_path / "ds"))
+    eager, lazy = read_imagefolder(str(out)), read_imagefolder(str(out), lazy=True)
+    for a, b in zip(eager.samples, lazy.samples):
+        assert isinstance(b, LazyImageSample) and "data" not in vars(b) and "provenance" not in vars(b)
+        assert a.id == b.id and a.label == b.label and np.array_equal(a.data, b.data)
+        assert a.provenance.to_dict() == b.provenance.to_dict() and a.annotations == b.annotations
+    # a lazy dataset is written back byte for byte (files are copied, manifest lines rebuilt)
+    again = write_imagefolder(lazy.samples, ["cat"], str(tmp_path / "copy"))
+    assert (again / "manifest.jsonl").read_bytes() == (out / "manifest.jsonl").read_bytes()

@@ -25,7 +25,7 @@ class CalibratedValidator:
     statistic_name = "statistic"
 
     def __init__(self, n_bootstrap: int = 50, quantile: float = 0.95, tolerance: float = 1.0,
-                 min_per_half: int = 5, min_synthetic: int = 5, max_samples: int | None = 5000):
+                 min_per_half: int = 5, min_synthetic: int = 5, max_samples: int | None = 2000):
         self.n_bootstrap = int(n_bootstrap)
         self.quantile = float(quantile)
         self.tolerance = float(tolerance)

@@ -1,31 +1,50 @@
 """ImageFolder: one sub-folder per class, images inside.  Read and write (with ``manifest.jsonl``)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable
 
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import IMAGE_EXTENSIONS, atomic_dir, read_image, safe_name, sample_bytes, sha256_bytes
-from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
+from .common import IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, read_image, safe_name, sample_bytes, sha256_bytes
+from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, sample_from_record, write_manifest
 
 
 class LazyImageSample(Sample):
-    """A sample whose pixels are decoded from its file each time ``data`` is read (never kept).
+    """A sample that keeps only its id, label, file and the offset of its manifest line: pixels are
+    decoded from its file, and annotations and provenance parsed from the manifest line, each time
+    they are read (never kept).
 
-    Used for datasets synthgen wrote itself, so that validating or merging 100,000 images needs the
-    memory of one image at a time plus the manifest.
+    Used for datasets synthgen wrote itself, so that validating or merging 100,000 images needs a few
+    hundred bytes per sample plus one image at a time.
     """
 
-    def __init__(self, rec, path: Path):  # noqa: D107 - deliberately not the dataclass __init__
-        base = sample_from_record(rec, None)
-        self.__dict__.update({k: v for k, v in base.__dict__.items() if k != "data"})
-        self.meta["path"] = str(path)
+    def __init__(self, manifest: Path, offset: int, rec: dict, path: Path):  # noqa: D107 - not the dataclass __init__
+        self._at = (manifest, offset)
+        self.id = rec["id"]
+        self.label = str(rec["label"])
+        self.modality = "image"
+        extra = {k: v for k, v in rec.items() if k not in CORE_KEYS}
+        self.meta = {"file": rec.get("file"), "path": str(path), **({"extra": extra} if extra else {})}
+
+    def _rec(self) -> dict:
+        with open(self._at[0], "rb") as f:
+            f.seek(self._at[1])
+            return json.loads(f.readline())
 
     @property
     def data(self):  # type: ignore[override]
         return read_image(self.meta["path"])
+
+    @property
+    def annotations(self):  # type: ignore[override]
+        return annotations_from_json(self._rec().get("annotations") or {})
+
+    @property
+    def provenance(self):  # type: ignore[override]
+        return provenance_of(self._rec())
 
 
 def read_imagefolder(path: str, classes: list[str] | None = None, lazy: bool = False) -> Dataset:
@@ -59,16 +78,36 @@ def read_imagefolder(path: str, classes: list[str] | None = None, lazy: bool = F
     return Dataset(samples, found, str(root), "imagefolder", "image", "classification")
 
 
-def _read_with_manifest(root: Path, lazy: bool = False) -> Dataset:
-    recs = read_manifest(root / MANIFEST)
+def _read_lazy(root: Path) -> list[Sample]:
     samples: list[Sample] = []
-    for r in recs:
-        f = root / r["file"]
-        if lazy:
+    manifest = root / MANIFEST
+    with open(manifest, "rb") as fh:
+        n, offset = 0, 0
+        for line in iter(fh.readline, b""):
+            n, at = n + 1, offset
+            offset += len(line)
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{root / MANIFEST}:{n}: invalid JSON ({e.msg})") from None
+            f = root / r["file"]
             if not f.exists():
                 raise DatasetError(f"{f}: listed in {root / MANIFEST} but missing")
-            samples.append(LazyImageSample(r, f))
-            continue
+            samples.append(LazyImageSample(manifest, at, r, f))
+    return samples
+
+
+def _read_with_manifest(root: Path, lazy: bool = False) -> Dataset:
+    if lazy:
+        samples = _read_lazy(root)
+        classes = sorted({s.label for s in samples} | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")})
+        return Dataset(samples, classes, str(root), "imagefolder", "image", "classification")
+    recs = read_manifest(root / MANIFEST)
+    samples = []
+    for r in recs:
+        f = root / r["file"]
         samples.append(sample_from_record(r, read_image(f)))
         samples[-1].meta["path"] = str(f)
     classes = sorted({s.label for s in samples} | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")})
