@@ -5,7 +5,11 @@ same pipeline, parents and seeds (goal: overhead under 10 %, i.e. ratio < 1.10).
 """
 from __future__ import annotations
 
-import numpy as np
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # run as a script or through run_all
 
 from benchmarks.common import best_of, ratio_line
 

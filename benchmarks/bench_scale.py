@@ -11,9 +11,7 @@ Usage: ``python benchmarks/bench_scale.py [--big]`` (``--big`` adds 100,000 imag
 """
 from __future__ import annotations
 
-import json
 import os
-import resource
 import shutil
 import subprocess
 import sys

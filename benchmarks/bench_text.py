@@ -50,7 +50,6 @@ def bench_template(n: int) -> tuple[float, float]:
 
 
 def bench_augment(n: int) -> tuple[float, float]:
-    from synthgen.dataset import Dataset
     from synthgen.generators.text import TextAugment
     from synthgen.io.jsonl import read_jsonl
 

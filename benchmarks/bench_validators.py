@@ -68,7 +68,7 @@ def main(argv=None) -> None:
 
     t_ours, _ = _time(perms_product)
     t_ref, _ = _time(perms_reindex)
-    row(f"  100 permutations only, kernel given", t_ours, t_ref, "one matrix product vs re-indexing per permutation (goal >= 50x)")
+    row("  100 permutations only, kernel given", t_ours, t_ref, "one matrix product vs re-indexing per permutation (goal >= 50x)")
 
     try:
         import dcor

@@ -1,30 +1,10 @@
-"""Generation and writing: run a fitted generator over a plan (optionally one shard of it)."""
+"""Writing generated samples in the dataset's format (generation itself streams through synthgen.stream)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .dataset import Dataset
-from .errors import DatasetError, InsufficientDataError
-from .plan import Plan, shard_indices
 from .sample import Sample
-
-
-def generate(generator, plan: Plan, seed: int, shard: str | None = None) -> list[Sample]:
-    """Every planned sample (or the shard's slice of each class), in plan order."""
-    from tqdm import tqdm
-
-    todo = [(r.label, r.synthetic, shard_indices(r.synthetic, shard)) for r in plan.rows if r.synthetic > 0]
-    out: list[Sample] = []
-    with tqdm(total=sum(len(ix) for _, _, ix in todo), desc="generate", unit="sample", disable=None, file=sys.stderr) as bar:
-        for label, n, idx in todo:
-            try:
-                for s in generator.generate(label, n, seed, indices=idx):
-                    out.append(s)
-                    bar.update(1)
-            except InsufficientDataError as e:
-                raise DatasetError(f"generator: {e}") from None
-    return out
 
 
 def write_dataset(samples: list[Sample], like: Dataset, out: Path, fmt: str = "auto", key: str = "output.format") -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,8 @@ import numpy as np
 from . import __version__
 from .config import build, plain
 from .dataset import Dataset
-from .errors import ConfigError, DatasetError, InsufficientDataError
-from .generate import generate, write_dataset
+from .errors import ConfigError, DatasetError
+from .generate import write_dataset
 from .plan import Plan, make_plan, shard_indices
 from .sample import Sample
 from .validate import validate_and_report

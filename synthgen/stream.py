@@ -34,7 +34,7 @@ class Stage:
     def __init__(self, run_dir: str | Path):
         self.root = Path(run_dir) / STAGE
         self.manifest = self.root / "manifest.jsonl"
-        self.done: dict[tuple[str, int], dict[str, Any]] = {}
+        self.done: dict[tuple[str, int], str] = {}  # (label, index) -> staged file (relative)
 
     # -- checkpoint ---------------------------------------------------------------------------
     def open(self) -> "Stage":
@@ -52,9 +52,9 @@ class Stage:
                         break
                     p = self.root / rec["file"]
                     if p.exists() and _sha(p) == rec["sha256"]:
-                        self.done[(rec["label"], int(rec["index"]))] = rec
+                        self.done[(rec["label"], int(rec["index"]))] = rec["file"]
                         good.append(line)
-        keep = {self.root / r["file"] for r in self.done.values()}
+        keep = {self.root / f for f in self.done.values()}
         for p in (self.root / "samples").rglob("*"):
             if p.is_file() and p not in keep:
                 p.unlink()
@@ -84,12 +84,11 @@ class Stage:
             f.flush()
             os.fsync(f.fileno())
         for rec in recs:
-            self.done[(rec["label"], int(rec["index"]))] = rec
+            self.done[(rec["label"], int(rec["index"]))] = rec["file"]
 
     # -- reading ------------------------------------------------------------------------------
     def load(self, label: str, index: int) -> Sample:
-        rec = self.done[(label, int(index))]
-        with open(self.root / rec["file"], "rb") as f:
+        with open(self.root / self.done[(label, int(index))], "rb") as f:
             return pickle.load(f)
 
     def iter_plan(self, order: Sequence[tuple[str, int]]) -> Iterator[Sample]:

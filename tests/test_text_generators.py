@@ -1,7 +1,6 @@
 """Text generators: contract suite, exact spans over thousands of samples, property tests, errors."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

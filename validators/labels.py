@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from synthgen.errors import InsufficientDataError
 from synthgen.sample import Sample
 from synthgen.seeding import derived_seed
 

@@ -175,7 +175,7 @@ class LidarGenerator(BaseGenerator):
         g = self.ground_size
         gv = np.array([[-g, -g, 0], [g, -g, 0], [g, g, 0], [-g, g, 0]], dtype=np.float32)
         gt = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)
-        gid = scene.add_triangles(o3d.core.Tensor(gv), o3d.core.Tensor(gt))
+        scene.add_triangles(o3d.core.Tensor(gv), o3d.core.Tensor(gt))
         geo_to_obj = {}
         for j, p in enumerate(placed):
             gid_j = scene.add_triangles(o3d.core.Tensor(p["vertices"].astype(np.float32)),

@@ -19,11 +19,9 @@ optimistic; ``meta["shape"]`` names the source file for group-aware splits.
 """
 from __future__ import annotations
 
-import io
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 

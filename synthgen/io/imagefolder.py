@@ -8,8 +8,8 @@ from typing import Iterable
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, read_image, safe_name, sample_bytes, sha256_bytes
-from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, sample_from_record, write_manifest
+from .common import IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, dumps, read_image, safe_name, sample_bytes, sha256_bytes
+from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, sample_from_record
 
 
 class LazyImageSample(Sample):
@@ -123,18 +123,19 @@ def write_imagefolder(samples: Iterable[Sample], classes: list[str], out: str, o
     with atomic_dir(out_path, overwrite=overwrite) as tmp:
         for c in classes:
             (tmp / c).mkdir(parents=True, exist_ok=True)
-        recs = []
         seen: set[str] = set()
-        for s in samples:
-            data, ext = sample_bytes(s)
-            stem = f"{s.label}/{safe_name(Path(s.id).stem if s.provenance is None else s.id)}"
-            rel, k = stem + ext, 1
-            while rel in seen:
-                rel = f"{stem}-{k}{ext}"
-                k += 1
-            seen.add(rel)
-            (tmp / s.label).mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_bytes(data)
-            recs.append(record(s, rel, sha256_bytes(data), **(extra(s) if extra else {})))
-        write_manifest(tmp / MANIFEST, recs)
+        # manifest lines are written as the files are, so memory does not grow with the sample count
+        with open(tmp / MANIFEST, "w", encoding="utf-8", newline="\n") as man:
+            for s in samples:
+                data, ext = sample_bytes(s)
+                prov = s.provenance
+                stem = f"{s.label}/{safe_name(Path(s.id).stem if prov is None else s.id)}"
+                rel, k = stem + ext, 1
+                while rel in seen:
+                    rel = f"{stem}-{k}{ext}"
+                    k += 1
+                seen.add(rel)
+                (tmp / s.label).mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_bytes(data)
+                man.write(dumps(record(s, rel, sha256_bytes(data), **(extra(s) if extra else {}))) + "\n")
     return out_path
