@@ -170,7 +170,7 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     import shutil
 
     from .io.formats import output_format
-    from .stream import Stage, run_generation
+    from .stream import STAGE, Stage, run_generation
 
     fmt = output_format(train.modality, train.task, (cfg.get("output") or {}).get("format", "auto")).name
     key = _run_key(cfg, generator, plan, seed, shard, fmt)
@@ -179,7 +179,8 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     if synth_dir.exists():
         if not key_file.exists() or key_file.read_text().strip() != key:
             raise DatasetError(f"{synth_dir}: holds the output of a different run; use a new hydra.run.dir")
-        _echo(f"synthetic data already complete in {synth_dir} (resumed run)")
+        _echo(f"synthetic data already complete in {shown(synth_dir)} (resumed run)")
+        shutil.rmtree(out_dir / STAGE, ignore_errors=True)  # killed after the final rename
         return synth_dir, fmt, 0
     for leftover in out_dir.glob(".synthetic.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -198,8 +199,8 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     made = run_generation(generator, todo, seed, stage, workers=int(cfg.get("workers", 1) or 1),
                           chunk=int(cfg.get("chunk", 16) or 16))
     order = [(label, i) for label, _, idx in todo for i in idx]
+    key_file.write_text(key + "\n")  # before the rename: a complete folder always has its key
     write_dataset(stage.iter_plan(order), train, synth_dir, fmt)
-    key_file.write_text(key + "\n")
     stage.remove()
     return synth_dir, fmt, made
 
@@ -222,7 +223,7 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,
                                "generated_now": made}
     if shard:
-        _echo(f"shard {shard}: wrote {len(synthetic)} samples to {synth_dir} (join shards with `synthgen collect`)")
+        _echo(f"shard {shard}: wrote {len(synthetic)} samples to {shown(synth_dir)} (join shards with `synthgen collect`)")
         return summary
     if not synthetic:
         return summary
