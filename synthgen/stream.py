@@ -102,7 +102,8 @@ class Stage:
 
 
 def stage_sample(root: Path, sample: Sample, index: int) -> dict[str, Any]:
-    rel = f"samples/{safe_name(sample.label)}/{index:08d}.pkl"
+    tag = hashlib.blake2b(sample.label.encode(), digest_size=4).hexdigest()  # "a b" and "a_b" stay apart
+    rel = f"samples/{safe_name(sample.label)}-{tag}/{index:08d}.pkl"
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
