@@ -13,7 +13,10 @@ from synthgen.errors import InsufficientDataError
 
 
 def ks_statistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Two-sample KS D per column of x (n, d) and y (m, d)."""
+    """Two-sample KS D for every column of x (n, d) and y (m, d) at once (no Python loop over columns).
+
+    Exact, ties included: the ECDF gap is read only at the last copy of a tied value.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim == 1:
@@ -21,14 +24,13 @@ def ks_statistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     n, m = len(x), len(y)
     if n == 0 or m == 0:
         raise InsufficientDataError("KS needs at least one sample on each side")
-    xs, ys = np.sort(x, axis=0), np.sort(y, axis=0)
-    out = np.empty(x.shape[1])
-    for j in range(x.shape[1]):
-        grid = np.concatenate([xs[:, j], ys[:, j]])
-        fx = np.searchsorted(xs[:, j], grid, side="right") / n
-        fy = np.searchsorted(ys[:, j], grid, side="right") / m
-        out[j] = np.max(np.abs(fx - fy))
-    return out
+    z = np.vstack([x, y])
+    order = np.argsort(z, axis=0, kind="stable")
+    zs = np.take_along_axis(z, order, axis=0)
+    cdf_gap = np.cumsum(np.where(order < n, 1.0 / n, -1.0 / m), axis=0)
+    last = np.ones_like(zs, dtype=bool)
+    last[:-1] = zs[1:] != zs[:-1]
+    return np.max(np.abs(np.where(last, cdf_gap, 0.0)), axis=0)
 
 
 def ks_pvalues(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -126,31 +128,15 @@ def mmd_permutation_naive(x: np.ndarray, y: np.ndarray, n_permutations: int = 10
 # --- vectorised KS, categorical tests ------------------------------------------------------------
 
 def ks_test(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sample KS D and asymptotic p-value for every column at once (no Python loop over columns).
+    """Two-sample KS D (:func:`ks_statistic`) and asymptotic p-value for every column at once.
 
-    D is exact (ties handled: the ECDF gap is read only at the last copy of a tied value); the p-value
-    is scipy's ``method="asymp"`` (the Kolmogorov distribution at n·m/(n+m)).
+    The p-value is scipy's ``method="asymp"`` (the Kolmogorov distribution at n·m/(n+m)).
     """
     from scipy.stats import kstwo
 
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.ndim == 1:
-        x, y = x[:, None], y[:, None]
+    d = ks_statistic(x, y)
     n, m = len(x), len(y)
-    if n == 0 or m == 0:
-        raise InsufficientDataError("KS needs at least one sample on each side")
-    z = np.vstack([x, y])
-    order = np.argsort(z, axis=0, kind="stable")
-    zs = np.take_along_axis(z, order, axis=0)
-    step = np.where(order < n, 1.0 / n, -1.0 / m)
-    cdf_gap = np.cumsum(step, axis=0)
-    last = np.ones_like(zs, dtype=bool)
-    last[:-1] = zs[1:] != zs[:-1]
-    d = np.max(np.abs(np.where(last, cdf_gap, 0.0)), axis=0)
-    en = np.round(n * m / (n + m))
-    p = np.clip(kstwo.sf(d, en), 0.0, 1.0)
-    return d, p
+    return d, np.clip(kstwo.sf(d, np.round(n * m / (n + m))), 0.0, 1.0)
 
 
 def merge_small_cells(expected: np.ndarray, *observed: np.ndarray, min_expected: float = 5.0):
