@@ -16,7 +16,7 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, dumps, sample_bytes, mask_to_rle, polygons_to_mask, read_image, rle_to_mask, safe_name, sha256_bytes
+from .common import atomic_dir, dumps, sample_bytes, mask_to_rle, polygons_to_mask, read_image, rle_to_mask, safe_name, sample_stem, sha256_bytes
 from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, write_manifest
 
 ANNOTATIONS = "annotations.json"
@@ -120,7 +120,7 @@ def write_coco(samples: Iterable[Sample], classes: list[str], out: str, overwrit
         aid = 1
         for k, s in enumerate(samples, 1):
             data, ext = sample_bytes(s)
-            name = f"{safe_name(Path(s.id).stem if s.provenance is None else s.id)}{ext}"
+            name = f"{sample_stem(s)}{ext}"
             if name in used:
                 name = f"{safe_name(s.id)}-{k}{ext}"
             used.add(name)

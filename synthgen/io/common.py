@@ -70,6 +70,22 @@ def sample_bytes(sample) -> tuple[bytes, str]:
     return encode_png(sample.data), ".png"
 
 
+def sample_stem(sample) -> str:
+    """The file name (without extension) a writer gives a sample: a real sample keeps its file's stem,
+    a synthetic one is named by its id."""
+    return safe_name(Path(sample.id).stem if sample.provenance is None else sample.id)
+
+
+def unique_path(seen: set[str], stem: str, ext: str) -> str:
+    """``stem + ext``, or ``stem-1 + ext``, ``stem-2 + ext``... the first not in ``seen`` (which it joins)."""
+    rel, k = stem + ext, 1
+    while rel in seen:
+        rel = f"{stem}-{k}{ext}"
+        k += 1
+    seen.add(rel)
+    return rel
+
+
 def safe_name(s: str) -> str:
     """A file-name-safe version of an id."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_") or "sample"

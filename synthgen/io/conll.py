@@ -121,20 +121,9 @@ def entities(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .jsonl import read_jsonl
+    from .jsonl import export_main
 
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m synthgen.io.conll <jsonl folder or file> <out.conll>", file=sys.stderr)
-        return 2
-    try:
-        ds = read_jsonl(args[0])
-        write_conll(ds.samples, ds.classes, args[1])
-    except DatasetError as e:
-        print(f"synthgen: error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(ds)} samples to {args[1]}")
-    return 0
+    return export_main(argv, "conll", write_conll, "samples", "out.conll")
 
 
 if __name__ == "__main__":  # pragma: no cover

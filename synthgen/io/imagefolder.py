@@ -8,7 +8,7 @@ from typing import Iterable
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, dumps, read_image, safe_name, sample_bytes, sha256_bytes
+from .common import IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, dumps, read_image, sample_bytes, sample_stem, sha256_bytes, unique_path
 from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, sample_from_record
 
 
@@ -128,13 +128,7 @@ def write_imagefolder(samples: Iterable[Sample], classes: list[str], out: str, o
         with open(tmp / MANIFEST, "w", encoding="utf-8", newline="\n") as man:
             for s in samples:
                 data, ext = sample_bytes(s)
-                prov = s.provenance
-                stem = f"{s.label}/{safe_name(Path(s.id).stem if prov is None else s.id)}"
-                rel, k = stem + ext, 1
-                while rel in seen:
-                    rel = f"{stem}-{k}{ext}"
-                    k += 1
-                seen.add(rel)
+                rel = unique_path(seen, f"{s.label}/{sample_stem(s)}", ext)
                 (tmp / s.label).mkdir(parents=True, exist_ok=True)
                 (tmp / rel).write_bytes(data)
                 man.write(dumps(record(s, rel, sha256_bytes(data), **(extra(s) if extra else {}))) + "\n")

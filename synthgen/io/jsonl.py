@@ -178,3 +178,21 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") 
     if task == "auto":
         task = "ner" if any(s.annotations["spans"] for s in samples) else "classification"
     return Dataset(samples, cls, str(p), "jsonl", "text", task)
+
+
+def export_main(argv, module: str, writer, noun: str, target: str) -> int:
+    """The ``python -m synthgen.io.<module> <jsonl folder or file> <target>`` exporters share this."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print(f"usage: python -m synthgen.io.{module} <jsonl folder or file> <{target}>", file=sys.stderr)
+        return 2
+    try:
+        ds = read_jsonl(args[0])
+        writer(ds.samples, ds.classes, args[1])
+    except DatasetError as e:
+        print(f"synthgen: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(ds)} {noun} to {args[1]}")
+    return 0

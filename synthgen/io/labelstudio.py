@@ -153,20 +153,9 @@ def read_labelstudio(path: str) -> list[Sample]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .jsonl import read_jsonl
+    from .jsonl import export_main
 
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m synthgen.io.labelstudio <jsonl folder or file> <tasks.json>", file=sys.stderr)
-        return 2
-    try:
-        ds = read_jsonl(args[0])
-        write_labelstudio(ds.samples, ds.classes, args[1])
-    except DatasetError as e:
-        print(f"synthgen: error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(ds)} tasks to {args[1]}")
-    return 0
+    return export_main(argv, "labelstudio", write_labelstudio, "tasks", "tasks.json")
 
 
 if __name__ == "__main__":  # pragma: no cover

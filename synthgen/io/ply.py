@@ -21,7 +21,7 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, safe_name, sha256_file
+from .common import atomic_dir, sample_stem, sha256_file, unique_path
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
 
 PER_POINT = ("point_labels", "instance_ids", "normals", "intensity")
@@ -124,12 +124,7 @@ def _write(samples: Iterable[Sample], classes: list[str], out: str, ext: str, ov
             (tmp / c).mkdir(parents=True, exist_ok=True)
         recs, seen = [], set()
         for s in samples:
-            stem = f"{s.label}/{safe_name(Path(s.id).stem if s.provenance is None else s.id)}"
-            rel, k = stem + ext, 1
-            while rel in seen:
-                rel = f"{stem}-{k}{ext}"
-                k += 1
-            seen.add(rel)
+            rel = unique_path(seen, f"{s.label}/{sample_stem(s)}", ext)
             (tmp / s.label).mkdir(parents=True, exist_ok=True)
             pc = _to_tensor_cloud(s)
             if not o3d.t.io.write_point_cloud(str(tmp / rel), pc, write_ascii=False, compressed=False):

@@ -24,7 +24,7 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, mask_to_bbox, read_image, safe_name, sample_bytes, sha256_bytes
+from .common import atomic_dir, mask_to_bbox, read_image, sample_bytes, sample_stem, sha256_bytes
 from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
 
 DATA_YAML = "data.yaml"
@@ -88,7 +88,7 @@ def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrit
         recs, used = [], set()
         for k, s in enumerate(samples, 1):
             data, ext = sample_bytes(s)
-            stem = safe_name(Path(s.id).stem if s.provenance is None else s.id)
+            stem = sample_stem(s)
             if stem in used:
                 stem = f"{stem}-{k}"
             used.add(stem)
