@@ -1,4 +1,7 @@
-"""Subprocess for the merge-atomicity test: load, say 'ready', wait for 'go', merge, say 'done'."""
+"""Subprocess for the merge crash tests: load, say 'ready', wait for 'go', merge, print the result.
+
+Run with ``SYNTHGEN_KILL_AT=<point>`` to die at a named point of the merge (``synthgen.faults``).
+"""
 import json
 import sys
 
@@ -20,10 +23,11 @@ def synthetic(n, tag):
 
 if __name__ == "__main__":
     real_dir, into, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 60.0
     real = read_imagefolder(real_dir)
     syn = synthetic(n, tag)
     report = {"classes": {"a": {"verdict": "pass"}, "b": {"verdict": "pass"}}}
     print("ready", flush=True)
     sys.stdin.readline()
-    res = merge(into, real, syn, report, report_path=None)
-    print(json.dumps({"version": res["version"]}), flush=True)
+    res = merge(into, real, syn, report, report_path=None, lock_timeout=timeout)
+    print(json.dumps({"version": res["version"], "new_version": res["new_version"], "added": res["added"]}), flush=True)

@@ -1,11 +1,10 @@
 """Merge: versions, idempotency, the gate, forced merges, real data untouched, atomicity under kill."""
 import hashlib
+import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -102,30 +101,113 @@ def _check_consistent(into: Path, allowed: set[str]):
     return 0
 
 
-def test_merge_is_atomic_when_killed(tmp_path, real_dir):
-    """A subprocess killed at random moments mid-merge leaves the old or the new version, never a mix."""
-    into = tmp_path / "train"
+def _worker(real_dir, into, tag, n=40, kill_at=None, timeout=60.0):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rng = random.Random(0)
-    done = {None}
-    seen_kill_states = set()
-    for attempt in range(8):
-        tag = f"r{attempt}"
-        p = subprocess.Popen([sys.executable, "-m", "tests.merge_worker", str(real_dir), str(into), tag, "300"],
-                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    env.pop("SYNTHGEN_KILL_AT", None)
+    if kill_at:
+        env["SYNTHGEN_KILL_AT"] = kill_at
+    return subprocess.Popen([sys.executable, "-m", "tests.merge_worker", str(real_dir), str(into), tag, str(n), str(timeout)],
+                            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run_worker(real_dir, into, tag, n=40, kill_at=None):
+    p = _worker(real_dir, into, tag, n, kill_at)
+    out, err = p.communicate("go\n", timeout=300)
+    return p.returncode, out, err
+
+
+def _ids(into: Path) -> set[str]:
+    return {r["id"] for r in read_manifest(current_version(into) / "manifest.jsonl")}
+
+
+POINTS = ["merge.before-lock", "merge.before-staging", "merge.mid-write", "merge.before-publish", "merge.after-publish"]
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-version", "later-version"])
+@pytest.mark.parametrize("point", POINTS)
+def test_merge_killed_at_each_point_recovers(tmp_path, real_dir, point, first):
+    """Killed at a named point, the training set still reads as the old version (or, after publish,
+    the new one is complete); the rerun leaves exactly one new version, no leftovers."""
+    into = tmp_path / "train"
+    if not first:
+        assert _run_worker(real_dir, into, "base")[0] == 0
+    before = (into / "CURRENT").read_text().strip() if not first else None
+    code, _, err = _run_worker(real_dir, into, "new", kill_at=point)
+    assert code == -signal.SIGKILL and f"synthgen-kill-point: {point}" in err, err
+    # where the kill landed, seen on disk
+    staging = [p for p in into.glob("*staging-*")] if into.exists() else []
+    versions = sorted(p.name for p in (into / "versions").iterdir()) if (into / "versions").exists() else []
+    if point in ("merge.mid-write", "merge.before-publish"):
+        assert staging, "killed while building: the staging folder is there"
+        files = [p for p in staging[0].rglob("*") if p.is_file()]
+        assert files and (("MERGE.json" in {f.name for f in files}) == (point == "merge.before-publish"))
+    expected_new = "v0001" if first else "v0002"
+    assert (expected_new in versions) == (point == "merge.after-publish")
+    # CURRENT never moved: the old version (or none) is what readers see, and it is complete
+    cur = (into / "CURRENT").read_text().strip() if (into / "CURRENT").exists() else None
+    assert cur == before
+    _check_consistent(into, {before})
+    # the rerun recovers: one new version with every sample, nothing left over
+    code, out, err = _run_worker(real_dir, into, "new")
+    assert code == 0, err
+    res = json.loads(out.splitlines()[-1])
+    assert res["version"] == expected_new
+    assert res["new_version"] == (point != "merge.after-publish"), "a published version is adopted, not written twice"
+    assert sorted(p.name for p in (into / "versions").iterdir()) == (["v0001"] if first else ["v0001", "v0002"])
+    _check_consistent(into, {expected_new})
+    assert {f"new-{i:04d}" for i in range(40)} <= _ids(into)
+    assert not [p.name for p in into.iterdir() if p.name not in ("CURRENT", "versions", ".lock")]
+
+
+def test_merge_into_a_folder_left_by_a_killed_first_merge_is_not_foreign(tmp_path, real_dir):
+    """Only synthgen's own leftovers (.lock, staging) in the folder: a later merge goes ahead."""
+    into = tmp_path / "train"
+    code, _, err = _run_worker(real_dir, into, "x", kill_at="merge.mid-write")
+    assert code == -signal.SIGKILL, err
+    real = read_imagefolder(str(real_dir))
+    res = merge(into, real, synthetic(4, "y"), PASS)
+    assert res["version"] == "v0001" and res["new_version"]
+
+
+def test_concurrent_merges_both_land(tmp_path, real_dir):
+    """Two merges into one training set at the same moment: one waits for the other, none loses data."""
+    into = tmp_path / "train"
+    procs = [_worker(real_dir, into, tag, n=60) for tag in ("p", "q")]
+    for p in procs:
         assert p.stdout.readline().strip() == "ready"
+    for p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()
-        time.sleep(rng.uniform(0.0, 0.8))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        n = _check_consistent(into, done | {f"v{i:04d}" for i in range(1, 20)})
-        seen_kill_states.add(n)
-        if (into / "CURRENT").exists():
-            done.add((into / "CURRENT").read_text().strip())
-    # a clean merge afterwards works and cleans up staging leftovers
-    out = subprocess.run([sys.executable, "-m", "tests.merge_worker", str(real_dir), str(into), "final", "20"],
-                         cwd=ROOT, env=env, input="go\n", capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    _check_consistent(into, {(into / "CURRENT").read_text().strip()})
-    assert not list(into.glob(".staging-*")) and not list(into.glob("..staging-*"))
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        results.append(json.loads(out.splitlines()[-1]))
+    assert sorted(r["version"] for r in results) == ["v0001", "v0002"]
+    _check_consistent(into, {"v0002"})
+    ids = _ids(into)
+    assert {f"{t}-{i:04d}" for t in "pq" for i in range(60)} <= ids
+
+
+def test_merge_waits_then_fails_cleanly_when_the_lock_stays_held(tmp_path, real_dir):
+    import fcntl
+
+    into = tmp_path / "train"
+    real = read_imagefolder(str(real_dir))
+    merge(into, real, synthetic(4, "a"), PASS)
+    with open(into / ".lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        with pytest.raises(MergeError, match="still holds the lock"):
+            merge(into, real, synthetic(4, "b"), PASS, lock_timeout=0.2)
+    assert sorted(p.name for p in (into / "versions").iterdir()) == ["v0001"]
+    assert merge(into, real, synthetic(4, "b"), PASS)["version"] == "v0002"
+
+
+def test_merge_refuses_a_file_and_a_folder_inside_the_real_data(tmp_path, real_dir):
+    real = read_imagefolder(str(real_dir))
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(MergeError, match="is a file"):
+        merge(f, real, synthetic(2, "r"), PASS)
+    with pytest.raises(MergeError, match="inside the real dataset"):
+        merge(real_dir / "a" / "deeper", real, synthetic(2, "r"), PASS)
