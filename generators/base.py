@@ -22,6 +22,7 @@ class BaseGenerator:
     modality: str = "image"
     version: str = "1"
     short_name: str = "gen"
+    crossfit_repeats: int | None = None  # cap on evidence.repeats when each fold's fit is costly (a trained model)
     libraries: tuple[str, ...] = ("numpy",)
 
     # -- parameters ---------------------------------------------------------------------------
@@ -60,9 +61,14 @@ class BaseGenerator:
         return c
 
     # -- generation ---------------------------------------------------------------------------
-    def sample_id(self, label: str, index: int, config_digest: str | None = None) -> str:
+    def sample_id(self, label: str, index: int, seed: int, config_digest: str | None = None) -> str:
+        """Unique by construction: generator config digest, seed, the exact label (hashed: labels that
+        read alike once made file-safe, "a b" and "a_b", stay apart) and the index."""
+        import hashlib
+
         dig = config_digest or self.config_digest
-        return f"{self.short_name}-{dig[:8]}-{safe_name(label)}-{index:06d}"
+        tag = hashlib.blake2b(label.encode(), digest_size=4).hexdigest()
+        return f"{self.short_name}-{dig[:8]}-s{int(seed)}-{safe_name(label)[:40]}-{tag}-{index:06d}"
 
     def generate(self, label: str, n: int, seed: int, indices: Sequence[int] | None = None) -> Iterator[Sample]:
         """Yield sample ``i`` of ``label`` for each ``i`` in ``indices`` (default ``range(n)``)."""
@@ -88,7 +94,7 @@ class BaseGenerator:
                 params=params,
                 libraries=libs,
             )
-            yield Sample(id=self.sample_id(label, i, dig), data=data, label=label, annotations=ann, provenance=prov, modality=self.modality)
+            yield Sample(id=self.sample_id(label, i, seed, dig), data=data, label=label, annotations=ann, provenance=prov, modality=self.modality)
 
     def _make(self, label: str, index: int, rng: np.random.Generator, seed: int):  # pragma: no cover
         raise NotImplementedError

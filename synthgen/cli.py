@@ -91,7 +91,9 @@ def precheck(command: str, overrides: list[str], multirun: bool) -> None:
         _fail(f"cannot parse overrides: {str(e).splitlines()[0]}")
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            compose(config_name=command, overrides=ov)
+            cfg = compose(config_name=command, overrides=ov, return_hydra_config=not multirun)
+        if not multirun:
+            _remember_run_dir(cfg)
     except MissingConfigException as e:
         missing = getattr(e, "missing_cfg_file", None) or ""
         opts = getattr(e, "options", None)
@@ -118,12 +120,26 @@ def precheck(command: str, overrides: list[str], multirun: bool) -> None:
         _fail(f"{key}: {str(e).splitlines()[0]}" if key else str(e).splitlines()[0])
 
 
+# entries of the run folder before this invocation: {resolved run dir: names} (single runs only)
+_PREEXISTING: dict[str, set[str]] = {}
+
+
+def _remember_run_dir(cfg) -> None:
+    """Note what the run folder holds before Hydra writes ``.hydra/`` and the log into it, so clean-up
+    after an error removes only what this invocation created (a reused folder keeps its files)."""
+    try:
+        d = Path(str(cfg.hydra.run.dir)).expanduser().resolve()
+    except Exception:  # an interpolation only Hydra can resolve: the folder is new anyway
+        return
+    _PREEXISTING[str(d)] = {p.name for p in d.iterdir()} if d.is_dir() else set()
+
+
 def _cleanup(out_dir: Path, before: set[str]) -> None:
     """Remove what this job wrote into its run folder (and the folder itself when it is then empty)."""
     if not out_dir.exists():
         return
     for p in out_dir.iterdir():
-        if p.name not in before or p.name == ".hydra" or p.suffix == ".log":
+        if p.name not in before:
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:
@@ -145,12 +161,13 @@ def _make_app(command: str):
         from hydra.core.hydra_config import HydraConfig
 
         from .errors import SynthgenError
+        from .options import check_options
         from .pipeline import get_job
 
         out_dir = Path(HydraConfig.get().runtime.output_dir)
-        before = {p.name for p in out_dir.iterdir()} - {".hydra"} if out_dir.exists() else set()
-        before = {b for b in before if not b.endswith(".log")}
+        before = _PREEXISTING.get(str(out_dir.resolve()), set())
         try:
+            check_options(command, cfg)
             res = get_job(command)(cfg, out_dir)
             from .gate import ci_exit_code
 
@@ -164,6 +181,11 @@ def _make_app(command: str):
                 return objective(res["report"], (cfg.get("objective") or {}).get("class"))
             return res
         except SynthgenError as e:
+            from .errors import MergeError
+
+            if isinstance(e, MergeError) and (out_dir / "report.json").exists():
+                # generated, validated and reported: only the merge failed; the run folder is kept
+                _fail(f"{e} (the run is complete: merge it later with `synthgen merge run_dir={out_dir}`)", e.exit_code)
             _cleanup(out_dir, before)
             _fail(str(e), e.exit_code)
         except KeyboardInterrupt:

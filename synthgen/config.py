@@ -83,3 +83,78 @@ def library_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
         except PackageNotFoundError:
             out[n] = "not installed"
     return out
+
+
+def packaged_targets() -> set[str]:
+    """Every ``_target_`` named in synthgen's own config files (``synthgen.conf``)."""
+    from importlib.resources import files
+
+    import yaml
+
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            t = node.get("_target_")
+            if isinstance(t, str):
+                found.add(t)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    stack = [files("synthgen.conf")]
+    while stack:
+        d = stack.pop()
+        for entry in d.iterdir():
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.name.endswith(".yaml"):
+                walk(yaml.safe_load(entry.read_text(encoding="utf-8")))
+    return found
+
+
+def load_run_config(path: Any, allow: Any = ()) -> Any:
+    """Load a run folder's ``.hydra/config.yaml`` as data, refusing to build code it names.
+
+    A run folder may come from anyone (copied, shared, planted), and ``merge``/``collect`` build the
+    dataset reader, generator and validators it names.  Every ``_target_`` in it (the ``hydra``
+    section is never read) must be one of synthgen's packaged targets, or start with a prefix the
+    user trusts explicitly (``allow_targets=[mypkg.]`` on the command line).
+    """
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from .errors import DatasetError
+
+    path = Path(path)
+    try:
+        cfg = OmegaConf.load(path)
+        raw = OmegaConf.to_container(cfg, resolve=False)
+    except Exception as e:
+        raise DatasetError(f"{path}: not a readable run config ({_first_line(e)})") from None
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{path}: not a run config (a mapping)")
+    raw.pop("hydra", None)
+    known = packaged_targets()
+    prefixes = tuple(str(a) for a in (allow or ()))
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            t = node.get("_target_")
+            if t is not None and (not isinstance(t, str) or (t not in known and not t.startswith(prefixes or ("\0",)))):
+                raise DatasetError(f"{path}: {key}._target_ {t!r} is not a synthgen target; a run folder is data, so it "
+                                   f"is not built (trust it with allow_targets=[{str(t).rsplit('.', 1)[0]}.])")
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{key}[{i}]")
+
+    walk(raw, "")
+    for k in list(cfg.keys()):
+        if k == "hydra":
+            del cfg[k]
+    return cfg

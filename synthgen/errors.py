@@ -11,6 +11,10 @@ class SynthgenError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # one line, whatever a quoted file name, label or library message holds
+        return " ".join(super().__str__().splitlines())
+
 
 class ConfigError(SynthgenError):
     """A config key has a bad value; the message starts with the key."""

@@ -29,8 +29,8 @@ from .errors import ConfigError
 
 VERDICTS = ("pass", "warn", "fail", "incomputable")
 EXIT_CODES = {"pass": 0, "warn": 5, "fail": 3, "incomputable": 4}
-_RULE_KEYS = {"severity", "fail_below", "warn_below"}
-_TOP_KEYS = {"default", "validators", "classes", "incomputable", "ci", "warn_is_failure", "filter"}
+_RULE_KEYS = {"severity", "fail_below", "warn_below", "incomputable"}
+_TOP_KEYS = {"default", "validators", "classes", "incomputable", "ci", "warn_is_failure", "filter", "admit_warn"}
 _FILTER_KEYS = {"enabled", "features", "k", "far_quantile", "far_slack", "min_density", "drop_copies", "max_dim", "max_drop_share"}
 
 
@@ -39,6 +39,7 @@ class Rule:
     severity: str = "fail"  # fail | warn | off
     fail_below: float | None = None  # None: the validator's own calibrated threshold
     warn_below: float | None = None
+    incomputable: str | None = None  # how this validator's "cannot compute" counts (None: gate.incomputable)
 
     @staticmethod
     def parse(d: dict[str, Any], key: str, base: "Rule | None" = None) -> "Rule":
@@ -64,7 +65,10 @@ class Rule:
                 if not 0.0 <= v <= 1.0:
                     raise ConfigError(f"{key}.{k}: must be a score in [0, 1], got {v}")
             vals[k] = v
-        return Rule(sev, vals["fail_below"], vals["warn_below"])
+        inc = d.get("incomputable", base.incomputable)
+        if inc is not None and inc not in ("incomputable", "warn", "fail", "ignore"):
+            raise ConfigError(f"{key}.incomputable: must be incomputable, warn, fail or ignore, got {inc!r}")
+        return Rule(sev, vals["fail_below"], vals["warn_below"], inc)
 
 
 class GatePolicy:
@@ -92,6 +96,7 @@ class GatePolicy:
             raise ConfigError(f"gate.incomputable: must be incomputable, warn, fail or ignore, got {inc!r}")
         self.incomputable = inc
         self.ci = bool(c.get("ci", False))
+        self.admit_warn = bool(c.get("admit_warn", False))
         self.warn_is_failure = bool(c.get("warn_is_failure", False))
         f = c.get("filter") or {}
         for k in f:
@@ -110,10 +115,12 @@ class GatePolicy:
         return self.classes.get(label, {}).get(validator) or self.validators.get(validator) or self.default
 
     def to_dict(self) -> dict[str, Any]:
-        r = lambda x: {"severity": x.severity, "fail_below": x.fail_below, "warn_below": x.warn_below}  # noqa: E731
+        r = lambda x: {"severity": x.severity, "fail_below": x.fail_below, "warn_below": x.warn_below,  # noqa: E731
+                       "incomputable": x.incomputable}
         return {"default": r(self.default), "validators": {k: r(v) for k, v in self.validators.items()},
                 "classes": {c: {k: r(v) for k, v in d.items()} for c, d in self.classes.items()},
                 "incomputable": self.incomputable, "ci": self.ci, "warn_is_failure": self.warn_is_failure,
+                "admit_warn": self.admit_warn,
                 "filter": dict(self.filter)}
 
 
@@ -121,8 +128,9 @@ def outcome(cr: Any, rule: Rule, incomputable: str = "incomputable") -> str:
     """One validator's effect on one class: pass | warn | fail | incomputable | ignored."""
     if rule.severity == "off":
         return "ignored"
-    if cr.status == "incomputable":
-        return "ignored" if incomputable == "ignore" else incomputable
+    if cr.status == "incomputable":  # evidence-only (warn) checks that cannot compute do not block a class
+        how = rule.incomputable or incomputable
+        return "ignored" if how == "ignore" or rule.severity == "warn" else how
     s = cr.score
     failing = (not cr.passed) if rule.fail_below is None or s is None else s < rule.fail_below
     if failing:
@@ -164,9 +172,42 @@ def class_verdicts(results: dict[str, Any], labels: list[str], gate: Any = None)
             verdict = "warn"
         else:
             verdict = "pass"
+        admitted = verdict == "pass" or (verdict == "warn" and policy.admit_warn)
         out[label] = {"verdict": verdict, "validators": statuses, "failed_by": failed_by, "warned_by": warned_by,
-                      "reasons": reasons}
+                      "reasons": reasons, "admitted": admitted,
+                      "explanation": explain(label, verdict, admitted, results, failed_by, warned_by, reasons)}
     return out
+
+
+def _utility_sentence(cr: Any) -> str | None:
+    d = cr.details or {}
+    if cr.status == "incomputable" or "gain" not in d:
+        return None
+    lo, hi = (d.get("gain_ci") or [None, None])[:2]
+    ci = f" (95% CI {lo:+.2f} to {hi:+.2f})" if lo is not None and hi is not None else ""
+    over = d.get("gain_vs_oversampling")
+    over_s = f", {over:+.2f} against plain oversampling" if over is not None else ""
+    harm = d.get("worst_harm_class")
+    harm_s = ""
+    if harm is not None and (d.get("harm") or {}).get(harm) is not None:
+        harm_s = f"; worst change for another class {d['harm'][harm]:+.2f} ({harm})"
+    return f"held-out recall {d['gain']:+.2f}{ci}{over_s}{harm_s}"
+
+
+def explain(label: str, verdict: str, admitted: bool, results: dict[str, Any], failed_by: list[str],
+            warned_by: list[str], reasons: list[str]) -> str:
+    """One sentence a reviewer can read: the verdict, what decided it, and the utility evidence."""
+    util = next((_utility_sentence(r.per_class[label]) for n, r in results.items()
+                 if getattr(r, "validator", n) == "utility" and label in r.per_class), None)
+    if verdict == "fail":
+        head = f"Refused: failed {', '.join(failed_by)}"
+    elif verdict == "incomputable":
+        head = "Not decided: " + (reasons[0] if reasons else "no check could compute")
+    elif verdict == "warn":
+        head = f"{'Admitted' if admitted else 'Held back'} with warnings from {', '.join(warned_by)}"
+    else:
+        head = "Admitted: every deciding check passed"
+    return head + (f"; {util}" if util else "") + "."
 
 
 def exit_code(verdicts: dict[str, dict[str, Any]] | dict[str, Any], policy: GatePolicy | None = None) -> int:

@@ -43,6 +43,8 @@ def current_version(into: str | Path) -> Path | None:
     if not cur.exists():
         return None
     name = cur.read_text().strip()
+    if _version_number(name) is None:
+        raise MergeError(f"{cur}: names {name[:40]!r}, which is not a version (v0001, v0002, ...)")
     path = into / VERSIONS / name
     if not path.is_dir():
         raise MergeError(f"{cur}: names version '{name}', which does not exist")
@@ -201,8 +203,8 @@ def merge(
     dropped = {d["id"] for d in (report.get("filter") or {}).get("dropped", [])}
     accepted, left_out = {}, {}
     for label, c in classes.items():
-        if c["verdict"] == "pass":
-            accepted[label] = {"verdict": "pass"}
+        if c.get("admitted", c["verdict"] == "pass"):  # the gate decides admission; merge obeys it
+            accepted[label] = {"verdict": c["verdict"]}
         elif force:
             accepted[label] = {"verdict": c["verdict"], "forced": True, "reason": str(reason)}
         else:

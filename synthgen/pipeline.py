@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from .config import build, plain
+from .config import build, load_run_config, plain
 from .dataset import Dataset
 from .errors import ConfigError, DatasetError
+from .faults import checkpoint
 from .generate import write_dataset
 from .plan import Plan, make_plan, shard_indices
 from .sample import Sample
@@ -80,8 +82,11 @@ def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | No
     cut = _parse_keep(longtail["keep"], f"{key}.longtail.keep")
     rng = np.random.default_rng(int(longtail.get("seed", 0)))
     kept, held = [], []
-    for label in cut:
+    counts = ds.counts()
+    for label, n in cut.items():
         ds.check_class(label, f"{key}.longtail.keep")
+        if n > counts[label]:
+            raise ConfigError(f"{key}.longtail.keep: class '{label}' has {counts[label]} samples in {ds.source}, cannot keep {n}")
     for label in ds.classes:
         members = [s for s in ds.samples if s.label == label]
         if label in cut:
@@ -138,13 +143,6 @@ def plan_for(cfg: Any, train: Dataset) -> Plan:
 
 # --- jobs ---------------------------------------------------------------------------------------
 
-def _seed(cfg) -> int:
-    try:
-        return int(cfg.seed)
-    except (TypeError, ValueError):
-        raise ConfigError(f"seed: must be an integer, got {cfg.get('seed')!r}") from None
-
-
 def plan_job(cfg, out_dir: Path) -> dict[str, Any]:
     train, _ = load_dataset(cfg.get("dataset"))
     plan = plan_for(cfg, train)
@@ -199,14 +197,16 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     made = run_generation(generator, todo, seed, stage, workers=int(cfg.get("workers", 1) or 1),
                           chunk=int(cfg.get("chunk", 16) or 16))
     order = [(label, i) for label, _, idx in todo for i in idx]
+    checkpoint("stage.before-final")
     key_file.write_text(key + "\n")  # before the rename: a complete folder always has its key
     write_dataset(stage.iter_plan(order), train, synth_dir, fmt)
+    checkpoint("stage.after-final")
     stage.remove()
     return synth_dir, fmt, made
 
 
 def run_job(cfg, out_dir: Path) -> dict[str, Any]:
-    seed = _seed(cfg)
+    seed = int(cfg.seed)
     shard = cfg.get("shard")
     shard_indices(1, shard)  # validate early
     train, reference = load_dataset(cfg.get("dataset"))
@@ -230,14 +230,29 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
     run_info = {"command": "run", "seed": seed, "generator": generator.target, "generator_version": generator.version,
                 "generator_config_digest": generator.config_digest, "dataset": train.source,
                 "synthgen_version": __version__}
-    return _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary)
+    return _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary, generator)
 
 
-def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary):
-    ref = reference if reference is not None else train
-    run_info["reference"] = ("held-out real samples (dataset.longtail.holdout)" if reference is not None
-                             else "real training samples")
-    report = validate_and_report(cfg, out_dir, ref, synthetic, run_info, plan)
+def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary, generator=None):
+    from .crossfit import EvidenceOptions, Reference, make_batches, resolve_mode
+
+    opts = EvidenceOptions.parse(cfg.get("evidence"))
+    mode = resolve_mode(opts, reference is not None, generator is not None)
+    ref = reference if mode == "holdout" else train
+    counts = {r.label: r.synthetic for r in plan.rows if r.synthetic > 0} if plan else {}
+    batches, k, repeats = None, 0, 0
+    if generator is not None and mode != "parents" and counts:
+        # cross-fitted batches feed the fold validators (utility, label agreement) in every mode, and
+        # every check in crossfit mode
+        batches, k, repeats = make_batches(generator, train, counts, int(cfg.seed), opts)
+    n_ref = ref.counts()
+    ref_info = Reference(mode, {c: n_ref.get(c, 0) for c in counts or ref.classes}, k, repeats)
+    run_info["reference"] = ref_info.to_dict()
+    if mode == "parents":
+        print("synthgen: warning: evidence.reference=parents: synthetic samples are judged against their own "
+              "parents; the evidence is circular", file=sys.stderr, flush=True)
+    report = validate_and_report(cfg, out_dir, ref, synthetic, run_info, plan, train=train, batches=batches,
+                                 ref_info=ref_info)
     summary["report"] = report
     _echo(f"report: {shown(out_dir / 'report.html')}")
     m = cfg.get("merge") or {}
@@ -245,7 +260,8 @@ def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, pla
         from .merge import merge
 
         res = merge(m["into"], train, synthetic, report, report_path=str(out_dir / "report.json"),
-                    force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"))
+                    force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"),
+                    lock_timeout=float(m.get("lock_timeout", 60)))
         summary["merge"] = res
         _print_merge(res)
     return summary
@@ -269,7 +285,7 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
         for need in (".hydra/config.yaml", "synthetic"):
             if not (d / need).exists():
                 raise DatasetError(f"{d / need}: not found (each shard must be a finished `synthgen run shard=i/n`)")
-        c = OmegaConf.load(d / ".hydra/config.yaml")
+        c = load_run_config(d / ".hydra/config.yaml", cfg.get("allow_targets"))
         cfgs.append(c)
         shard_ids.append(c.get("shard"))
     ns = {str(s).split("/")[1] if s else "1" for s in shard_ids}
@@ -320,7 +336,7 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
     if cfg.get("validate", True):
         m = cfg.get("merge") or {}
         view = OmegaConf.merge(run_cfg, {"merge": OmegaConf.to_container(m) if m else {"into": None}})
-        return _validate_and_merge(view, out_dir, train, reference, synthetic, run_info, plan, summary)
+        return _validate_and_merge(view, out_dir, train, reference, synthetic, run_info, plan, summary, generator)
     return summary
 
 
@@ -333,26 +349,40 @@ def _print_merge(res: dict[str, Any]) -> None:
 
 
 def validate_job(cfg, out_dir: Path) -> dict[str, Any]:
-    seed = _seed(cfg)
+    seed = int(cfg.seed)
     syn_cfg = cfg.get("synthetic") or {}
     if not syn_cfg.get("path"):
         raise ConfigError("synthetic.path: missing (the synthetic dataset to validate)")
+    from .crossfit import EvidenceOptions, Reference, batches_from_parents, exclude_parents
+
     train, reference = load_dataset(cfg.get("dataset"))
     ref = reference if reference is not None else train
     syn = read_any(syn_cfg["path"], syn_cfg.get("format", "auto"))
+    mode = "holdout" if reference is not None else "given"
+    if mode == "given":  # never compare a synthetic sample with its own parents
+        ref, removed = exclude_parents(ref, syn.samples)
+        if removed:
+            _echo(f"reference: {removed} real samples left out because they are parents of synthetic samples")
     for s in syn.samples:
         if s.label not in ref.classes:
             raise DatasetError(f"{syn.source}: sample {s.id} has class '{s.label}', which is not in the real dataset {ref.source}")
     run_info = {"command": "validate", "seed": seed, "generator": None, "dataset": ref.source, "synthetic": syn.source,
                 "synthgen_version": __version__}
-    report = validate_and_report(cfg, out_dir, ref, syn.samples, run_info, None)
+    opts = EvidenceOptions.parse(cfg.get("evidence"))
+    batches, k = batches_from_parents(train, syn.samples, opts, seed)
+    n_ref = ref.counts()
+    unknown = sum(1 for s in syn.samples if s.provenance is None)
+    if unknown:
+        _echo(f"reference: {unknown} synthetic samples carry no provenance (parents unknown): they are used in every fold")
+    ref_info = Reference(mode, {c: n_ref.get(c, 0) for c in sorted({s.label for s in syn.samples})}, k, opts.repeats, unknown)
+    run_info["reference"] = ref_info.to_dict()
+    report = validate_and_report(cfg, out_dir, ref, syn.samples, run_info, None, train=train, batches=batches,
+                                 ref_info=ref_info)
     _echo(f"report: {shown(out_dir / 'report.html')}")
     return {"report": report}
 
 
 def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
     from .merge import merge
 
     if not cfg.get("run_dir"):
@@ -364,12 +394,13 @@ def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
     m = cfg.get("merge") or {}
     if not m.get("into"):
         raise ConfigError("merge.into: missing (the training-set folder to write)")
-    run_cfg = OmegaConf.load(run_dir / ".hydra/config.yaml")
+    run_cfg = load_run_config(run_dir / ".hydra/config.yaml", cfg.get("allow_targets"))
     train, _ = load_dataset(run_cfg.get("dataset"), "dataset")
     syn = read_any(str(run_dir / "synthetic"), "auto", "run_dir")
     report = json.loads((run_dir / "report.json").read_text())
     res = merge(m["into"], train, syn.samples, report, report_path=str(run_dir / "report.json"),
-                force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"))
+                force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"),
+                    lock_timeout=float(m.get("lock_timeout", 60)))
     _print_merge(res)
     return {"merge": res}
 

@@ -38,6 +38,8 @@ def build_report(*, run: dict[str, Any], plan: dict[str, Any] | None, feature_na
             "n_dropped": sum(1 for d in dropped if d["label"] == label),
             "validators": {name: {**res.per_class[label].to_dict(), "gate": v["validators"].get(name)}
                            for name, res in results.items() if label in res.per_class},
+            "admitted": v.get("admitted", v["verdict"] == "pass"),
+            "explanation": v.get("explanation"),
             "failed_by": v["failed_by"],
             "warned_by": v.get("warned_by", []),
             "reasons": v["reasons"],
@@ -65,20 +67,44 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
     write_bytes_atomic(path, (dumps(report) + "\n").encode())
 
 
+def _gain(c: dict[str, Any]) -> str:
+    """The utility validator's recall gain with its interval, e.g. ``+0.12 [+0.05,+0.20]``."""
+    for v in c["validators"].values():
+        d = v.get("details") or {}
+        if "gain_ci" in d and d.get("gain") is not None:
+            lo, hi = d["gain_ci"]
+            return f"{d['gain']:+.2f} [{lo:+.2f},{hi:+.2f}]"
+    return "n/a"
+
+
 def summary_table(report: dict[str, Any]) -> str:
+    """The terminal verdict table: per class the reference it was judged against, every validator's
+    score, the utility gain (held-out recall, 95% interval) when measured, the verdict and why."""
     names = list(report["validators"])
-    w = max([5] + [len(c) for c in report["classes"]])
-    cw = max([6] + [len(n) for n in names])
-    head = f"{'class':<{w}}  {'real':>5}  {'synth':>5}  " + "  ".join(f"{n:>{cw}}" for n in names) + "  verdict"
+    classes = report["classes"]
+    w = max([5] + [len(c) for c in classes])
+    cw = {n: max(4, len(n)) for n in names}
+    rw = max([9] + [len(c.get("reference") or "") for c in classes.values()])
+    has_gain = any(_gain(c) != "n/a" for c in classes.values())
+    gw = max([4] + [len(_gain(c)) for c in classes.values()])
+    head = (f"{'class':<{w}}  {'real':>5}  {'synth':>5}  {'reference':<{rw}}  " + "  ".join(f"{n:>{cw[n]}}" for n in names)
+            + (f"  {'gain':>{gw}}" if has_gain else "") + "  verdict")
     lines = [head, "-" * len(head)]
-    for label, c in report["classes"].items():
+    for label, c in classes.items():
         cells = []
         for n in names:
             v = c["validators"].get(n, {})
-            cells.append(f"{'n/a' if v.get('score') is None else format(v['score'], '.2f'):>{cw}}")
+            cells.append(f"{'n/a' if v.get('score') is None else format(v['score'], '.2f'):>{cw[n]}}")
         why = c["failed_by"] or c.get("warned_by") or []
         extra = f"  ({', '.join(why)})" if why else ""
-        lines.append(f"{label:<{w}}  {c['n_real']:>5}  {c['n_synthetic']:>5}  " + "  ".join(cells) + f"  {c['verdict'].upper()}{extra}")
+        lines.append(f"{label:<{w}}  {c['n_real']:>5}  {c['n_synthetic']:>5}  {c.get('reference') or '':<{rw}}  "
+                     + "  ".join(cells) + (f"  {_gain(c):>{gw}}" if has_gain else "") + f"  {c['verdict'].upper()}{extra}")
+    ref = report.get("reference") or {}
+    if ref.get("mode") == "crossfit":
+        lines.append(f"reference: cross-fitted, {ref['folds']} folds x {ref['repeats']} repeats: each validation batch was made "
+                     "without the real fold it is compared with (never against its own parents)")
+    elif ref.get("mode") == "parents":
+        lines.append("reference: WARNING: the synthetic samples were judged against their own parents (circular evidence)")
     if report.get("filter", {}).get("dropped"):
         lines.append(f"filter: dropped {len(report['filter']['dropped'])} synthetic samples outside the real support (see report)")
     return "\n".join(lines)

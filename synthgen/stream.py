@@ -3,20 +3,24 @@
 Layout inside a run folder while generating::
 
     .stage/manifest.jsonl          one line per finished sample: id, label, index, file, sha256
-    .stage/samples/<label>/<index>.pkl   the finished sample (written to a temp name, then renamed)
+    .stage/samples/<label>-<hash>/<index>.npz   the finished sample (written to a temp name, then renamed)
 
 A sample counts as done only when its line is in the manifest and its file has that hash; a torn
 last line, a temp file or a file without a line is discarded on restart.  When every planned sample
 is staged, the final dataset is written in plan order by the format's writer (atomically, in one
 rename), so a resumed run gives exactly the files a clean run gives.  Memory stays flat: samples are
 written as they come and read back one at a time.
+
+A run folder is data, never code: a staged sample is an ``.npz`` holding its arrays and one JSON
+document for everything else (:func:`pack_sample`), read back with ``allow_pickle=False``.  A planted
+or corrupt stage file is at worst a sample that fails its hash check and is generated again.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import io
 import os
-import pickle
 import shutil
 import sys
 import uuid
@@ -24,8 +28,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import DatasetError
-from .io.common import safe_name
-from .sample import Sample
+from .faults import checkpoint
+from .io.paths import encoded_dir, safe_join
+from .sample import Provenance, Sample
 
 STAGE = ".stage"
 
@@ -50,8 +55,11 @@ class Stage:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
                         break
-                    p = self.root / rec["file"]
-                    if p.exists() and _sha(p) == rec["sha256"]:
+                    try:
+                        p = safe_join(self.root, str(rec["file"]))
+                    except DatasetError:  # a stage line pointing outside the stage: not ours, regenerate
+                        continue
+                    if p.is_file() and _sha(p) == rec["sha256"]:
                         self.done[(rec["label"], int(rec["index"]))] = rec["file"]
                         good.append(line)
         keep = {self.root / f for f in self.done.values()}
@@ -88,8 +96,11 @@ class Stage:
 
     # -- reading ------------------------------------------------------------------------------
     def load(self, label: str, index: int) -> Sample:
-        with open(self.root / self.done[(label, int(index))], "rb") as f:
-            return pickle.load(f)
+        path = self.root / self.done[(label, int(index))]
+        try:
+            return unpack_sample(path.read_bytes())
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            raise DatasetError(f"{path}: unreadable stage file ({type(e).__name__}); delete {self.root} to regenerate") from None
 
     def iter_plan(self, order: Sequence[tuple[str, int]]) -> Iterator[Sample]:
         for label, i in order:
@@ -102,17 +113,92 @@ class Stage:
 
 
 def stage_sample(root: Path, sample: Sample, index: int) -> dict[str, Any]:
-    tag = hashlib.blake2b(sample.label.encode(), digest_size=4).hexdigest()  # "a b" and "a_b" stay apart
-    rel = f"samples/{safe_name(sample.label)}-{tag}/{index:08d}.pkl"
-    path = root / rel
+    rel = f"samples/{encoded_dir(sample.label)}/{index:08d}.npz"  # hashed, so "a b" and "a_b" stay apart
+    path = safe_join(root, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    data = pickle.dumps(sample, protocol=pickle.HIGHEST_PROTOCOL)
+    data = pack_sample(sample)
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+    checkpoint("stage.mid-commit")
     return {"id": sample.id, "label": sample.label, "index": int(index), "file": rel,
             "sha256": hashlib.sha256(data).hexdigest()}
+
+
+# --- data-only sample files -----------------------------------------------------------------------
+# Containers become tagged JSON lists (["d", [[k, v], ...]], ["l", [...]], ["t", [...]]), arrays and
+# numpy scalars become ["a", i] pointing at npz member a<i>; JSON scalars stay as they are, floats
+# included (Python's JSON writes them exactly).  No object is ever rebuilt from a type name.
+
+def _pack(obj: Any, arrays: list) -> Any:
+    import numpy as np
+
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, (np.ndarray, np.generic)):
+        a = np.asarray(obj)
+        if a.dtype.hasobject:
+            raise TypeError(f"object array of shape {a.shape}")
+        arrays.append(a)
+        return ["a", len(arrays) - 1]
+    if isinstance(obj, dict):
+        return ["d", [[_pack(k, arrays), _pack(v, arrays)] for k, v in obj.items()]]
+    if isinstance(obj, tuple):
+        return ["t", [_pack(v, arrays) for v in obj]]
+    if isinstance(obj, list):
+        return ["l", [_pack(v, arrays) for v in obj]]
+    raise TypeError(f"cannot stage a value of type {type(obj).__name__}")
+
+
+def _unpack(obj: Any, arrays) -> Any:
+    if not isinstance(obj, list):
+        return obj
+    tag, body = obj
+    if tag == "a":
+        a = arrays[f"a{int(body)}"]
+        return a[()] if a.ndim == 0 and not isinstance(a, str) else a
+    if tag == "d":
+        return {_unpack(k, arrays): _unpack(v, arrays) for k, v in body}
+    if tag == "t":
+        return tuple(_unpack(v, arrays) for v in body)
+    if tag == "l":
+        return [_unpack(v, arrays) for v in body]
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def pack_sample(sample: Sample) -> bytes:
+    """A sample as ``.npz`` bytes: its arrays plus one JSON document (no pickle anywhere)."""
+    import numpy as np
+
+    arrays: list = []
+    try:
+        doc = {"id": sample.id, "label": sample.label, "modality": sample.modality,
+               "data": _pack(sample.data, arrays), "annotations": _pack(sample.annotations, arrays),
+               "provenance": _pack(sample.provenance.to_dict() if sample.provenance else None, arrays),
+               "meta": _pack(sample.meta, arrays)}
+    except TypeError as e:  # a generator put something that is not data into a sample: a bug, say where
+        raise TypeError(f"sample {sample.id}: {e}") from None
+    buf = io.BytesIO()
+    np.savez(buf, __doc__=np.array(json.dumps(doc, sort_keys=True)), **{f"a{i}": a for i, a in enumerate(arrays)})
+    return buf.getvalue()
+
+
+def unpack_sample(data: bytes) -> Sample:
+    """Inverse of :func:`pack_sample`; reads with ``allow_pickle=False``."""
+    import numpy as np
+
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        doc = json.loads(str(z["__doc__"][()]))
+        arrays = {k: z[k] for k in z.files if k != "__doc__"}
+    prov = _unpack(doc["provenance"], arrays)
+    meta = _unpack(doc["meta"], arrays)
+    if not isinstance(meta, dict):
+        raise ValueError("meta is not a mapping")
+    meta.pop("path", None)  # writers copy the bytes of meta["path"]: a staged sample never points at a file
+    return Sample(id=doc["id"], data=_unpack(doc["data"], arrays), label=doc["label"],
+                  annotations=_unpack(doc["annotations"], arrays),
+                  provenance=Provenance.from_dict(prov) if prov else None, modality=doc["modality"], meta=meta)
 
 
 def _sha(p: Path) -> str:

@@ -38,6 +38,7 @@ class View:
     synthetic: dict[str, np.ndarray] = field(default_factory=dict)
     real_ids: dict[str, list[str]] = field(default_factory=dict)
     synthetic_ids: dict[str, list[str]] = field(default_factory=dict)
+    folds: list[Any] = field(default_factory=list)  # synthgen.validators.crossfit.Fold per (repeat, fold)
 
 
 @dataclass
@@ -98,9 +99,37 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
     return validators, which
 
 
+def _fold_views(f, batches: list[Any], train_order: list[Sample], T: np.ndarray, B: np.ndarray, width: int) -> list[Any]:
+    """Per (repeat, fold): real rows outside / inside the fold and the rows of its validation batch."""
+    from synthgen.validators.crossfit import Fold
+
+    row = {s.id: i for i, s in enumerate(train_order)}
+    empty = np.zeros((0, width))
+    folds, start = [], 0
+    for b in batches:
+        rows = B[start:start + len(b.samples)]
+        start += len(b.samples)
+        syn: dict[str, list[int]] = {}
+        for i, s in enumerate(b.samples):
+            syn.setdefault(s.label, []).append(i)
+        pick = lambda ids: T[[row[i] for i in ids]] if ids else empty  # noqa: E731
+        folds.append(Fold(b.repeat, b.fold, {c: pick(ids) for c, ids in b.train_ids.items()},
+                          {c: pick(ids) for c, ids in b.test_ids.items()}, {c: rows[ix] for c, ix in syn.items()}))
+    return folds
+
+
 def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], seed: int, labels: list[str],
-                   gate: Any = None, workers: int = 1) -> Validation:
-    """Featurize (cached), filter (if the gate asks), validate, and gate."""
+                   gate: Any = None, workers: int = 1, train: Dataset | None = None, batches: list[Any] | None = None,
+                   mode: str = "holdout") -> Validation:
+    """Featurize (cached), filter (if the gate asks), validate, and gate.
+
+    ``reference``: the real data the distribution checks compare with (held-out real data, or in
+    ``crossfit`` mode the whole training set, of which each fold compares only its held-out part with
+    the batch made without it).  ``train``: every real sample that may be a parent (copy checks, folds;
+    default ``reference``).  ``batches``: cross-fitted validation batches (:mod:`synthgen.crossfit`)
+    for the validators that read folds (``needs_folds``) and, in ``crossfit`` mode, for every
+    feature-matrix validator, run once per fold and combined (:func:`combine_folds`).
+    """
     from tqdm import tqdm
 
     from synthgen.validators.cache import FeatureCache, content_hash
@@ -120,6 +149,10 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
     by_real = {c: [s for s in reference.samples if s.label == c] for c in real_classes}
     by_real = {c: v for c, v in by_real.items() if v}
     real_order = [s for c in by_real for s in by_real[c]]
+    train = reference if train is None else train
+    by_train = by_real if train is reference else {c: v for c in train.classes if (v := [s for s in train.samples if s.label == c])}
+    train_order = [s for c in by_train for s in by_train[c]]
+    batch_order = [s for b in (batches or []) for s in b.samples]
     syn = {label: [s for s in synthetic if s.label == label] for label in labels}
     syn_order = [s for label in labels for s in syn[label]]
     views: dict[str, View] = {}
@@ -138,6 +171,10 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
             v.synthetic[label] = S[i:i + n] if n else np.zeros((0, len(names)))
             v.synthetic_ids[label] = [s.id for s in syn[label]]
             i += n
+        if batches:
+            T = R if train is reference else cache.transform(f, train_order, f"{name}/train")
+            B = cache.transform(f, batch_order, f"{name}/crossfit") if batch_order else np.zeros((0, len(names)))
+            v.folds = _fold_views(f, batches, train_order if train is not reference else real_order, T, B, len(names))
         views[name] = v
     dropped: list[dict[str, Any]] = []
     if policy.filter["enabled"]:
@@ -155,11 +192,23 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
     if policy.filter["enabled"]:
         results["filter"] = _filter_result(dropped, {l: len(v) for l, v in syn.items()}, labels, policy.filter["max_drop_share"],
                                            policy.filter["far_quantile"])
+    from synthgen.validators.result import combine_folds
+
+    from .seeding import derived_seed
+
     for name, val in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
-        if which[name] is None:
-            results[name] = val.validate_samples(by_real, syn, seed=seed)
+        if which[name] is None:  # sample checks; copies are looked for among every possible parent
+            results[name] = val.validate_samples(by_train, syn, seed=seed)
+            continue
+        v = views[which[name]]
+        if getattr(val, "needs_folds", False):
+            results[name] = (val.validate_folds(v.folds, seed=seed, labels=labels) if v.folds
+                             else val.validate(v.real, v.synthetic, list(v.names), seed=seed))
+        elif mode == "crossfit" and v.folds:
+            per_fold = [val.validate(fd.test, {l: fd.synthetic.get(l, np.zeros((0, len(v.names)))) for l in labels},
+                                     list(v.names), seed=derived_seed(seed, name, fd.repeat, fd.fold)) for fd in v.folds]
+            results[name] = combine_folds(per_fold, labels)
         else:
-            v = views[which[name]]
             results[name] = val.validate(v.real, v.synthetic, list(v.names), seed=seed)
     if "filter" in results:
         which = {"filter": None, **which}
@@ -204,16 +253,21 @@ def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k:
     return {label: {"real": first(reference.samples, label), "synthetic": first(synthetic, label)} for label in labels}
 
 
-def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[Sample], run_info: dict, plan: Plan | None):
-    """Validate, write ``report.json`` and ``report.html`` into ``out_dir``, print the summary table."""
+def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[Sample], run_info: dict, plan: Plan | None,
+                        train: Dataset | None = None, batches: list[Any] | None = None, ref_info: Any = None):
+    """Validate, write ``report.json`` and ``report.html`` into ``out_dir``, print the summary table.
+
+    ``ref_info`` (:class:`synthgen.crossfit.Reference`) says what each class was judged against; it is
+    written into the report and the terminal table."""
     from .gate import GatePolicy, exit_code
     from .report import build_report, summary_table, typicality, write_html, write_json
 
     order = {c: i for i, c in enumerate(reference.classes)}
     labels = sorted({s.label for s in synthetic}, key=lambda l: (order.get(l, len(order)), l))
     policy = GatePolicy(cfg.get("gate"))
+    mode = ref_info.mode if ref_info is not None else "holdout"
     v = run_validation(cfg.get("validation"), reference, synthetic, int(cfg.seed), labels, policy,
-                       workers=int(cfg.get("workers", 1) or 1))
+                       workers=int(cfg.get("workers", 1) or 1), train=train, batches=batches, mode=mode)
     counts = {l: {"real": int(len(next(iter(v.views.values())).real.get(l, ()))),
                   "synthetic": int(sum(1 for s in v.synthetic if s.label == l))} for l in labels}
     k = int((cfg.get("report") or {}).get("examples", 8))
@@ -225,6 +279,10 @@ def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[
                                      "dims": len(w.names)} for n, w in v.views.items()},
                           validator_features=v.validator_views, gate=policy.to_dict(), dropped=v.dropped, cache=v.cache,
                           typical=typical)
+    if ref_info is not None:
+        report["reference"] = ref_info.to_dict()
+        for label, c in report["classes"].items():
+            c["reference"] = ref_info.describe(label)
     report["exit_code"] = exit_code(report["classes"], policy)
     write_json(report, out_dir / "report.json")
     by_id = {s.id: s for s in synthetic}

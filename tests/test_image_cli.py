@@ -79,16 +79,19 @@ def test_digits_ddpm_experiment_tiny(tmp_path):
     args = ["+experiment=digits_ddpm", *TINY_DDPM, f"generator.cache_dir={cache}", "policy.target=44", "policy.classes=[3,8]", "merge.into=null", *FAST]
     synthgen(*args, f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
     cks = list(cache.iterdir())
-    assert len(cks) == 1 and (cks[0] / "diffusion_pytorch_model.safetensors").exists()
+    # one model for the merged samples, one per cross-fitting fold (trained without that fold; 3 folds x 1 repeat)
+    rep = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert rep["reference"]["folds"] == 3 and rep["reference"]["repeats"] == 1
+    assert len(cks) == 4 and all((c / "diffusion_pytorch_model.safetensors").exists() for c in cks)
     ds = read_imagefolder(str(tmp_path / "a" / "synthetic"))
     assert {k: v for k, v in ds.counts().items() if v} == {"3": 4, "8": 29}
     p = ds.samples[0].provenance
-    assert p.params["checkpoint"] == cks[0].name and p.params["steps_trained"] == 3 and len(p.params["weights_sha256"]) == 64
+    assert p.params["checkpoint"] in {c.name for c in cks} and p.params["steps_trained"] == 3 and len(p.params["weights_sha256"]) == 64
     assert all(s.data.shape == (32, 32, 3) for s in ds.samples)
     # a second run reuses the checkpoint and writes the same bytes
     synthgen(*args, f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
     assert tree(tmp_path / "a" / "synthetic") == tree(tmp_path / "b" / "synthetic")
-    assert len(list(cache.iterdir())) == 1
+    assert len(list(cache.iterdir())) == 4
 
 
 def test_diffusion_from_a_local_folder(tmp_path):

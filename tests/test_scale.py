@@ -1,11 +1,11 @@
 """Scale: workers, resume after kill, shards joined by `synthgen collect` (joblib, Ray, submitit_local)."""
+import hashlib
 import importlib.util
+import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,26 +28,59 @@ def test_workers_give_the_same_output(single, tmp_path):
     assert tree(d / "synthetic") == single
 
 
-def test_resume_after_random_kills(single, tmp_path):
-    """Killed at random moments, many times, then run again: exactly the clean run's files."""
+@pytest.mark.parametrize("point", ["stage.mid-commit@1", "stage.mid-commit@23", "stage.before-final", "stage.after-final"])
+def test_resume_after_kill_at_each_point(single, tmp_path, point):
+    """Killed at a named point (first sample, mid-way, all staged, dataset renamed but stage left),
+    then run again: exactly the clean run's files, nothing left over."""
     d = tmp_path / "run"
     args = [EXE, f"hydra.run.dir={d}", "merge.into=null", "chunk=4", *SMALL]
-    rng = random.Random(1)
-    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
-    states = []
-    for _ in range(8):
-        p = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 4.5))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        stage = d / ".stage" / "manifest.jsonl"
-        states.append(len(stage.read_text().splitlines()) if stage.exists() else (-1 if (d / "synthetic").exists() else 0))
-        if (d / "synthetic").exists():
-            break
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "SYNTHGEN_KILL_AT": point}
+    p = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    name = point.split("@")[0]
+    assert p.returncode == -signal.SIGKILL and f"synthgen-kill-point: {name}" in p.stderr, p.stderr[-2000:]
+    stage = d / ".stage" / "manifest.jsonl"
+    staged = len(stage.read_text().splitlines()) if stage.exists() else None
+    if name == "stage.mid-commit":  # the sample file is written, its line (and its chunk's) not yet
+        assert staged == 4 * ((int(point.split("@")[1]) - 1) // 4) and not (d / "synthetic").exists()
+    elif name == "stage.before-final":
+        assert staged and not (d / "synthetic").exists()
+    else:
+        assert (d / "synthetic").exists() and (d / ".stage").exists()
+    env.pop("SYNTHGEN_KILL_AT")
     p = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
-    assert tree(d / "synthetic") == single, f"states seen: {states}"
+    assert tree(d / "synthetic") == single
     assert not (d / ".stage").exists() and not list(d.glob(".synthetic.tmp-*"))
+
+
+def test_planted_stage_file_cannot_run_code(tmp_path):
+    """A stage file is data: a pickle planted in its place is never unpickled (it fails to load)."""
+    import pickle
+
+    from synthgen.stream import Stage
+
+    d = tmp_path / "run"
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "SYNTHGEN_KILL_AT": "stage.before-final"}
+    args = [EXE, f"hydra.run.dir={d}", "merge.into=null", "chunk=4", *SMALL]
+    subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    stage = Stage(d).open()
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    rec = json.loads((d / ".stage" / "manifest.jsonl").read_text().splitlines()[0])
+    planted = pickle.dumps(Evil())
+    (d / ".stage" / rec["file"]).write_bytes(planted)
+    lines = (d / ".stage" / "manifest.jsonl").read_text().splitlines()
+    rec["sha256"] = hashlib.sha256(planted).hexdigest()  # the attacker controls the manifest too
+    (d / ".stage" / "manifest.jsonl").write_text("\n".join([json.dumps(rec, sort_keys=True), *lines[1:]]) + "\n")
+    env.pop("SYNTHGEN_KILL_AT")
+    p = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert not marker.exists(), "a planted stage file ran code"
+    assert p.returncode == 2 and "unreadable stage file" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert stage.root.exists()
 
 
 def test_resume_refuses_another_config(tmp_path):

@@ -32,8 +32,11 @@ def test_fortunes_experiment_per_class_verdicts(tmp_path, capsys, gen):
     rep = json.loads((out / "report.json").read_text())
     assert set(rep["classes"]) == {"love", "kids", "food"}
     for label, c in rep["classes"].items():
-        assert c["verdict"] in ("pass", "fail") and c["n_synthetic"] == {"love": 15, "kids": 15, "food": 5}[label] and c["n_real"] >= 120
-        assert set(c["validators"]) == {"ks", "mmd"} and 0 <= c["validators"]["ks"]["score"] <= 1
+        assert c["verdict"] in ("pass", "warn", "fail", "incomputable")
+        assert c["n_synthetic"] == {"love": 15, "kids": 15, "food": 5}[label] and c["n_real"] >= 120
+        assert set(c["validators"]) == {"schema", "duplicates", "label_agreement_cf", "utility", "ks", "mmd"}
+        assert 0 <= c["validators"]["ks"]["score"] <= 1 and c["reference"].startswith("held-out real")
+        assert c["explanation"] and "held-out recall" in c["explanation"] or c["validators"]["utility"]["status"] == "incomputable"
     assert rep["features"][0] == "log_chars"
     syn = read_jsonl(str(out / "synthetic"))
     assert len(syn) == 35 and all(s.provenance.generator.endswith(("TextNgram", "TextAugment")) for s in syn)

@@ -65,3 +65,41 @@ class ValidationResult:
             "passed": self.passed,
             "per_class": {k: v.to_dict() for k, v in self.per_class.items()},
         }
+
+
+def combine_folds(results: list[ValidationResult], labels: list[str]) -> ValidationResult:
+    """One validator run once per cross-fitting fold -> one result per class.
+
+    The score is the mean over the folds that could compute it (so it stays 0.5 at the threshold and
+    a verdict does not hinge on one lucky split); ``details`` keep the spread: folds computed, the
+    share that passed, the lowest and highest score, and the feature most often named worst.
+    """
+    from collections import Counter
+
+    import numpy as np
+
+    first = results[0]
+    per: dict[str, ClassResult] = {}
+    for label in labels:
+        crs = [r.per_class[label] for r in results if label in r.per_class]
+        ok = [c for c in crs if c.status != INCOMPUTABLE]
+        n_real, n_syn = sum(c.n_real for c in crs), sum(c.n_synthetic for c in crs)
+        if not ok:
+            why = next((c.reason for c in crs if c.reason), "no fold could compute it")
+            per[label] = ClassResult(label, INCOMPUTABLE, n_real=n_real, n_synthetic=n_syn,
+                                     reason=f"in every cross-fitting fold: {why}")
+            continue
+        scores = [c.score for c in ok if c.score is not None]
+        share = float(np.mean([c.passed for c in ok]))
+        score = float(np.mean(scores)) if scores else None
+        passed = score >= 0.5 if score is not None else share >= 0.5
+        stats = [c.statistic for c in ok if c.statistic is not None]
+        thr = [c.threshold for c in ok if c.threshold is not None]
+        worst = Counter(w for c in ok if not c.passed and (w := (c.details or {}).get("worst_feature")))
+        details = {"folds": len(crs), "computed": len(ok), "pass_share": round(share, 6),
+                   "score_min": min(scores) if scores else None, "score_max": max(scores) if scores else None,
+                   "worst_feature": worst.most_common(1)[0][0] if worst and not passed else None}
+        per[label] = ClassResult(label, PASS if passed else FAIL, statistic=float(np.mean(stats)) if stats else None,
+                                 score=score, threshold=float(np.mean(thr)) if thr else None, passed=passed,
+                                 n_real=n_real, n_synthetic=n_syn, details=details)
+    return ValidationResult(first.validator, first.statistic_name, per)

@@ -67,6 +67,7 @@ class ImageDDPM(BaseGenerator):
     modality = "image"
     version = "1"
     short_name = "ddpm"
+    crossfit_repeats = 1  # each cross-fitting fold trains the model again: one repeat (K trainings)
     libraries = ("torch", "diffusers", "safetensors", "numpy")
 
     def __init__(self, resolution: int = 16, channels="auto", block_out_channels=(32, 64, 64), layers_per_block: int = 1,

@@ -121,6 +121,7 @@ class ImageDiffusion(BaseGenerator):
     modality = "image"
     version = "1"
     short_name = "diffusion"
+    crossfit_repeats = 1  # each cross-fitting fold loads the pipeline again: one repeat
     libraries = ("torch", "diffusers", "transformers", "numpy")
 
     def __init__(self, pipeline: dict | None = None, mode: str = "txt2img", prompt="a photo of a {label}",

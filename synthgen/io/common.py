@@ -72,8 +72,12 @@ def sample_bytes(sample) -> tuple[bytes, str]:
 
 def sample_stem(sample) -> str:
     """The file name (without extension) a writer gives a sample: a real sample keeps its file's stem,
-    a synthetic one is named by its id."""
-    return safe_name(Path(sample.id).stem if sample.provenance is None else sample.id)
+    a synthetic one is named by its id.  A stem over 120 characters is cut to 100 plus a hash of the
+    id, so no id makes a file name too long for the file system."""
+    stem = safe_name(Path(sample.id).stem if sample.provenance is None else sample.id)
+    if len(stem) > 120:
+        stem = f"{stem[:100]}-{hashlib.blake2b(str(sample.id).encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}"
+    return stem
 
 
 def unique_path(seen: set[str], stem: str, ext: str) -> str:
@@ -106,11 +110,43 @@ def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
     return {"size": [int(m.shape[0]), int(m.shape[1])], "counts": [int(r) for r in runs]}
 
 
-def rle_to_mask(rle: dict[str, Any]) -> np.ndarray:
-    h, w = (int(v) for v in rle["size"])
-    counts = rle["counts"]
-    if isinstance(counts, str):
-        raise DatasetError("compressed RLE strings are not supported; use uncompressed counts or polygons")
+def rle_string_counts(s: str, where: str = "mask") -> list[int]:
+    """The run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, in Python).
+
+    Decoded here rather than by pycocotools' C ``rleDecode``, which writes past its buffer when the
+    runs add up to more than the image: the counts are checked before any mask is built.
+    """
+    counts: list[int] = []
+    p, n = 0, len(s)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                raise DatasetError(f"{where}: compressed RLE string ends inside a run length")
+            c = ord(s[p]) - 48
+            if not 0 <= c < 64:
+                raise DatasetError(f"{where}: compressed RLE string has an invalid character {s[p]!r}")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def rle_to_mask(rle: dict[str, Any], where: str = "mask") -> np.ndarray:
+    """A COCO RLE (uncompressed ``counts``, or pycocotools' compressed string) as an HxW uint8 mask.
+    Every error is a DatasetError naming ``where``."""
+    with malformed(where):
+        h, w = (int(v) for v in rle["size"])
+        counts = rle["counts"]
+        counts = rle_string_counts(counts, where) if isinstance(counts, str) else [int(c) for c in counts]
+    if h < 0 or w < 0 or min(counts, default=0) < 0 or sum(counts) != h * w:
+        raise DatasetError(f"{where}: RLE counts must be non-negative and sum to {h}x{w} = {h * w} pixels, got {sum(counts)}")
     flat = np.zeros(h * w, dtype=np.uint8)
     pos, val = 0, 0
     for c in counts:
@@ -171,18 +207,102 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def annotations_from_json(ann: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of ``to_jsonable`` for image objects: RLE masks back to arrays."""
-    ann = dict(ann)
-    if "objects" in ann:
-        objs = []
-        for o in ann["objects"]:
-            o = dict(o)
-            if isinstance(o.get("mask"), dict):
-                o["mask"] = rle_to_mask(o["mask"])
-            objs.append(o)
-        ann["objects"] = objs
+def annotations_from_json(ann: dict[str, Any], where: str = "annotations") -> dict[str, Any]:
+    """Inverse of ``to_jsonable`` for image objects: RLE masks back to arrays; errors name ``where``."""
+    with malformed(where):
+        ann = dict(ann)
+        if "objects" in ann:
+            objs = []
+            for i, o in enumerate(ann["objects"]):
+                o = dict(o)
+                if isinstance(o.get("mask"), dict):
+                    o["mask"] = rle_to_mask(o["mask"], f"{where}: objects[{i}].mask")
+                objs.append(o)
+            ann["objects"] = objs
     return ann
+
+
+# --- reading untrusted files: every failure is one DatasetError line naming the file ------------
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+@contextlib.contextmanager
+def malformed(where: str) -> Iterator[None]:
+    """Turn a structural error (missing key, wrong type or value) met while interpreting parsed data
+    into one DatasetError naming ``where``, so JSON/YAML readers need not check every key by hand."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        detail = f"missing key {e}" if isinstance(e, KeyError) else (str(e).splitlines() or [""])[0]
+        raise DatasetError(f"{where}: malformed ({type(e).__name__}: {detail})") from None
+
+
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file's content; a missing or undecodable file is a DatasetError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def loads(text: str, where: str) -> Any:
+    """``json.loads`` for untrusted text: invalid JSON, absurd nesting and lone UTF-16 surrogates
+    (``"\\ud800"`` parses, then crashes whatever encodes it) are one DatasetError naming ``where``."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        at = f" at line {e.lineno}" if e.lineno > 1 else ""
+        raise DatasetError(f"{where}: invalid JSON{at} ({e.msg})") from None
+    except RecursionError:
+        raise DatasetError(f"{where}: JSON nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DatasetError(f"{where}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode") from None
+    return obj
+
+
+def check_label(label: Any, where: str) -> str:
+    """``label`` as a string; a missing, empty or whitespace-only label is a DatasetError naming ``where``."""
+    text = "" if label is None or isinstance(label, (dict, list)) else str(label)
+    if not text.strip():
+        raise DatasetError(f"{where}: empty label" + (f" ({text!r} is only whitespace)" if text else ""))
+    return text
+
+
+def inside_root(root: str | Path, path: str | Path, follow_symlinks: bool = False) -> Path:
+    """``path`` when it lies inside the dataset folder ``root``, else a DatasetError naming it.
+
+    A name taken from the data (``..``, an absolute path) may never leave ``root``; a symbolic link
+    that leads out of it is refused unless ``follow_symlinks``, so a link cannot smuggle files from
+    elsewhere on the machine into a training set.
+    """
+    root, path = Path(root), Path(path)
+    base = os.path.abspath(root)
+    try:
+        lexical = os.path.abspath(path)
+        real_base = os.path.realpath(root)
+        real = os.path.realpath(path)
+    except ValueError:  # an embedded NUL byte
+        raise DatasetError(f"{path!r}: not a valid file name") from None
+    if os.path.commonpath([base, lexical]) != base:
+        raise DatasetError(f"{path}: lies outside the dataset folder {root}")
+    if follow_symlinks or os.path.commonpath([real_base, real]) == real_base:
+        return path
+    link, cur = path, Path(root)
+    for part in Path(os.path.relpath(lexical, base)).parts:
+        cur = cur / part
+        if cur.is_symlink() and os.path.commonpath([real_base, os.path.realpath(cur)]) != real_base:
+            link = cur
+            break
+    raise DatasetError(f"{link}: symbolic link to {os.path.realpath(link)} leads outside the dataset folder {root} "
+                       "(set follow_symlinks=true to read it)")
 
 
 # --- atomic folders -----------------------------------------------------------------------------

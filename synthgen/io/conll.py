@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import write_bytes_atomic
+from .common import check_label, read_text, write_bytes_atomic
 
 TOKEN_RE = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]", re.UNICODE)
 DOCSTART = "-DOCSTART- -X- -X- O"
@@ -79,10 +79,8 @@ def write_conll(samples: Iterable[Sample], classes: list[str] | None, out: str) 
 def read_conll(path: str) -> list[tuple[list[str], list[str]]]:
     """``[(tokens, tags)]`` per sentence; a bad line is an error naming file and line."""
     p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"{p}: file not found")
     out, toks, tags = [], [], []
-    for n, line in enumerate(p.read_text(encoding="utf-8").split("\n"), 1):
+    for n, line in enumerate(read_text(p).split("\n"), 1):
         if not line.strip():
             if toks:
                 out.append((toks, tags))
@@ -96,6 +94,8 @@ def read_conll(path: str) -> list[tuple[list[str], list[str]]]:
         tag = cols[-1]
         if not (tag == "O" or tag[:2] in ("B-", "I-")):
             raise DatasetError(f"{p}:{n}: bad BIO tag {tag!r}")
+        if tag != "O":
+            check_label(tag[2:], f"{p}:{n}: tag {tag!r}")
         toks.append(cols[0])
         tags.append(tag)
     if toks:

@@ -28,7 +28,9 @@ def _rel(root: Path, s) -> str:
             return Path(p).resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             pass
-    return str(s.meta.get("file") or f"{s.label}/{s.id}.png")
+    from .labelstudio import default_file
+
+    return str(s.meta.get("file") or default_file(s))
 
 
 def review_tasks(samples, root: str | Path, image_url: str | None = None) -> list[dict]:

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, dumps, sha256_bytes
+from .common import atomic_dir, check_label, dumps, inside_root, loads, read_text, sha256_bytes
 from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
 
 DATA = "data.jsonl"
@@ -107,10 +107,7 @@ def _read_lines(f: Path) -> list[tuple[int, dict[str, Any]]]:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DatasetError(f"{f}:{n}: invalid JSON ({e.msg})") from None
+                obj = loads(line, f"{f}:{n}")
                 if not isinstance(obj, dict):
                     raise DatasetError(f"{f}:{n}: expected a JSON object")
                 out.append((n, obj))
@@ -119,11 +116,11 @@ def _read_lines(f: Path) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") -> Dataset:
+def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto", follow_symlinks: bool = False) -> Dataset:
     """Read a JSONL folder (``data.jsonl`` [+ ``manifest.jsonl``]) or a single ``.jsonl`` file.
 
     ``task``: ``auto`` (``ner`` if any sample has spans, else ``classification``), ``ner`` or
-    ``classification``.
+    ``classification``.  In a folder, symbolic links out of it are refused unless ``follow_symlinks``.
     """
     p = resolve_path(path)
     if not p.exists():
@@ -136,6 +133,9 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") 
     f = p / DATA if folder else p
     if folder and not f.exists():
         raise DatasetError(f"{p}: no {DATA} in this folder")
+    if folder:
+        for name in (DATA, MANIFEST, CLASSES):
+            inside_root(p, p / name, follow_symlinks)
     manifest = {}
     if folder and (p / MANIFEST).exists():
         manifest = {r["id"]: r for r in read_manifest(p / MANIFEST)}
@@ -149,6 +149,7 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") 
         if label is None or isinstance(label, (dict, list)):
             raise DatasetError(f"{where}: 'label' must be a string")
         sid = str(obj.get("id", f"{f.stem}-{n:06d}"))
+        label = check_label(label, f"{where}: sample {sid}")
         if sid in seen:
             raise DatasetError(f"{where}: duplicate id '{sid}'")
         seen.add(sid)
@@ -161,7 +162,7 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") 
             prov = provenance_of(rec)
             meta["extra"] = {k: v for k, v in rec.items() if k not in ("id", "file", "sha256", "label", "annotations",
                                                                      "origin", "provenance", "line")}
-        samples.append(Sample(sid, text, str(label), {"spans": spans}, prov, "text", meta))
+        samples.append(Sample(sid, text, label, {"spans": spans}, prov, "text", meta))
     if not samples:
         raise DatasetError(f"{f}: no samples")
     found = sorted({s.label for s in samples})
@@ -171,7 +172,9 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto") 
             if s.label not in cls:
                 raise DatasetError(f"{s.meta['file']}:{s.meta['line']}: label '{s.label}' is not in dataset.classes")
     elif folder and (p / CLASSES).exists():
-        cls = json.loads((p / CLASSES).read_text(encoding="utf-8"))
+        cls = loads(read_text(p / CLASSES), str(p / CLASSES))
+        if not isinstance(cls, list) or not all(isinstance(c, str) and c.strip() for c in cls):
+            raise DatasetError(f"{p / CLASSES}: expected a list of non-empty class names")
         cls += [c for c in found if c not in cls]
     else:
         cls = found

@@ -25,6 +25,8 @@ Floats are written with 6 decimals so boxes survive a round trip to well under a
 from __future__ import annotations
 
 import math
+import re
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -33,9 +35,9 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, sha256_bytes
+from .common import atomic_dir, inside_root, malformed, read_text, sha256_bytes
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
-from .ply import check_points, join_annotations, summary_annotations
+from .ply import check_finite, check_points, join_annotations, summary_annotations
 
 VELO_TO_CAM = np.array([[0.0, -1.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
 
@@ -54,9 +56,10 @@ def calib_text() -> str:
 
 
 def read_calib(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(R0_rect 3x3, Tr_velo_to_cam 3x4) from a KITTI calib file."""
+    """(R0_rect 3x3, Tr_velo_to_cam 3x4) from a KITTI calib file; a singular or non-finite transform
+    (boxes could not be mapped back to the LiDAR frame) is a DatasetError naming the file."""
     vals: dict[str, np.ndarray] = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if ":" not in line:
             continue
         k, v = line.split(":", 1)
@@ -65,9 +68,15 @@ def read_calib(path: Path) -> tuple[np.ndarray, np.ndarray]:
         except ValueError:
             raise DatasetError(f"{path}:{n}: not a number in '{k.strip()}'") from None
     try:
-        return vals["R0_rect"].reshape(3, 3), vals["Tr_velo_to_cam"].reshape(3, 4)
+        R0, Tr = vals["R0_rect"].reshape(3, 3), vals["Tr_velo_to_cam"].reshape(3, 4)
     except (KeyError, ValueError):
         raise DatasetError(f"{path}: needs R0_rect (9 numbers) and Tr_velo_to_cam (12 numbers)") from None
+    if not (np.isfinite(R0).all() and np.isfinite(Tr).all()):
+        raise DatasetError(f"{path}: R0_rect or Tr_velo_to_cam holds NaN or inf")
+    sv = np.linalg.svd(R0 @ Tr[:, :3], compute_uv=False)
+    if not sv[-1] > 1e-9 * sv[0]:
+        raise DatasetError(f"{path}: R0_rect @ Tr_velo_to_cam[:, :3] is singular (boxes cannot be mapped back to the LiDAR frame)")
+    return R0, Tr
 
 
 def box_to_kitti(box: dict[str, Any], R0: np.ndarray | None = None, Tr: np.ndarray | None = None) -> tuple[float, ...]:
@@ -95,7 +104,7 @@ def box_from_kitti(h: float, w: float, l: float, x: float, y: float, z: float, r
 def label_line(box: dict[str, Any]) -> str:
     h, w, l, x, y, z, ry = box_to_kitti(box)
     alpha = _wrap(ry - math.atan2(x, z))
-    typ = str(box["category"]).replace(" ", "_")
+    typ = re.sub(r"\s+", "_", str(box["category"])) or "_"  # one token: a newline would split the line
     return (f"{typ} 0.00 0 {alpha:.6f} 0.00 0.00 0.00 0.00 {h:.6f} {w:.6f} {l:.6f} {x:.6f} {y:.6f} {z:.6f} {ry:.6f}")
 
 
@@ -136,7 +145,7 @@ def write_kitti(samples: Iterable[Sample], classes: list[str], out: str, overwri
 
 def _parse_labels(path: Path, R0, Tr) -> list[dict[str, Any]]:
     boxes = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         f = line.split()
         if not f:
             continue
@@ -148,14 +157,18 @@ def _parse_labels(path: Path, R0, Tr) -> list[dict[str, Any]]:
             h, w, l, x, y, z, ry = (float(v) for v in f[8:15])
         except ValueError:
             raise DatasetError(f"{path}:{n}: not a number in the 3D box columns") from None
+        if not all(map(math.isfinite, (h, w, l, x, y, z, ry))):
+            raise DatasetError(f"{path}:{n}: NaN or inf in the 3D box columns")
         boxes.append({"category": f[0], **box_from_kitti(h, w, l, x, y, z, ry, R0, Tr)})
     return boxes
 
 
-def read_kitti(path: str) -> Dataset:
+def read_kitti(path: str, follow_symlinks: bool = False) -> Dataset:
     """Read the layout above.  Without a manifest: ids are file stems, per-point labels come from
     ``labels/`` when present (else from the boxes: the points inside box j get instance j), and a
-    scan's class is the category of its box with the most points ("background" when it has none)."""
+    scan's class is the category of its box with the most points ("background" when it has none).
+    Empty scans and NaN/inf coordinates are refused, and so are symbolic links out of ``path``
+    unless ``follow_symlinks``."""
     from synthgen.generators.points.geometry import points_in_box
 
     root = Path(path).expanduser()
@@ -165,39 +178,44 @@ def read_kitti(path: str) -> Dataset:
     files = sorted(vdir.glob("*.bin"))
     if not files:
         raise DatasetError(f"{vdir}: no .bin scans")
-    recs = {r["file"]: r for r in read_manifest(root / MANIFEST)} if (root / MANIFEST).exists() else {}
+    inside = partial(inside_root, root, follow_symlinks=follow_symlinks)
+    recs = {r["file"]: r for r in read_manifest(inside(root / MANIFEST))} if (root / MANIFEST).exists() else {}
     samples = []
     for f in files:
-        raw = f.read_bytes()
+        raw = inside(f).read_bytes()
         if len(raw) % 16:
             raise DatasetError(f"{f}: size {len(raw)} is not a multiple of 16 bytes (x, y, z, intensity float32)")
+        if not raw:
+            raise DatasetError(f"{f}: empty scan (0 points)")
         a = np.frombuffer(raw, dtype="<f4").reshape(-1, 4)
-        pts, inten = a[:, :3].astype(np.float32), a[:, 3].astype(np.float32)
+        pts, inten = check_finite(a[:, :3].astype(np.float32), str(f)), a[:, 3].astype(np.float32)
         stem = f.stem
         calib = root / "calib" / f"{stem}.txt"
-        R0, Tr = read_calib(calib) if calib.exists() else (None, None)
+        R0, Tr = read_calib(inside(calib)) if calib.exists() else (None, None)
         lab = root / "label_2" / f"{stem}.txt"
-        boxes = _parse_labels(lab, R0, Tr) if lab.exists() else []
+        boxes = _parse_labels(inside(lab), R0, Tr) if lab.exists() else []
         rel = f"velodyne/{f.name}"
         r = recs.get(rel)
         arrays: dict[str, np.ndarray] = {"intensity": inten}
         lf = root / "labels" / f"{stem}.label"
         if lf.exists():
-            enc = np.fromfile(lf, dtype="<u4")
+            enc = np.fromfile(inside(lf), dtype="<u4")
             if len(enc) != len(pts):
                 raise DatasetError(f"{lf}: {len(enc)} labels for {len(pts)} points in {f.name}")
             arrays["point_labels"] = (enc & 0xFFFF).astype(np.int32)
             arrays["instance_ids"] = (enc >> 16).astype(np.int32) - 1
         if r is not None:
-            summary = dict(r.get("annotations") or {})
-            mboxes = summary.get("boxes3d") or []
-            if len(mboxes) != len(boxes):
-                raise DatasetError(f"{lab}: {len(boxes)} objects but {MANIFEST} lists {len(mboxes)} for sample {r['id']}")
-            # label_2 holds the geometry; the manifest adds instance ids and point counts
-            summary["boxes3d"] = [{**m, **{k: b[k] for k in ("center", "size", "yaw")}} for m, b in zip(mboxes, boxes)]
-            if "intensity" not in (summary.get("point_fields") or []):
-                arrays.pop("intensity")
-            s = sample_from_record(r, pts, modality="points")
+            where = f"{root / MANIFEST}: sample {r['id']}"
+            with malformed(where):
+                summary = dict(r.get("annotations") or {})
+                mboxes = summary.get("boxes3d") or []
+                if len(mboxes) != len(boxes):
+                    raise DatasetError(f"{lab}: {len(boxes)} objects but {MANIFEST} lists {len(mboxes)} for sample {r['id']}")
+                # label_2 holds the geometry; the manifest adds instance ids and point counts
+                summary["boxes3d"] = [{**m, **{k: b[k] for k in ("center", "size", "yaw")}} for m, b in zip(mboxes, boxes)]
+                if "intensity" not in (summary.get("point_fields") or []):
+                    arrays.pop("intensity")
+            s = sample_from_record(r, pts, modality="points", where=where)
             s.annotations = join_annotations(summary, arrays)
         else:
             names = ["unlabeled"] + sorted({b["category"] for b in boxes})

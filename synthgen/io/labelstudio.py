@@ -22,16 +22,22 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import dumps, write_bytes_atomic
+from .common import check_label, dumps, loads, malformed, read_text, sample_stem, write_bytes_atomic
+from .paths import class_dirs
 
 
 def _url(s: Sample, image_url: str | Callable[[Sample], str] | None) -> str:
     if callable(image_url):
         return str(image_url(s))
-    rel = s.meta.get("file") or f"{s.label}/{s.id}.png"
+    rel = s.meta.get("file") or default_file(s)
     if image_url:
         return f"{str(image_url).rstrip('/')}/{rel}"
     return str(rel)
+
+
+def default_file(s: Sample) -> str:
+    """A sample's ImageFolder path (``<class folder>/<stem>.png``) when it has no file yet; never leaves the folder."""
+    return f"{class_dirs([s.label])[s.label]}/{sample_stem(s)}.png"
 
 
 def _r(v: float) -> float:
@@ -112,43 +118,38 @@ def read_labelstudio(path: str) -> list[Sample]:
     Text tasks give text samples with spans; image tasks give samples whose ``data`` is the image
     URL and whose objects have pixel boxes (from ``original_width``/``original_height``).
     """
+    from .jsonl import check_spans
+
     p = Path(path)
-    try:
-        tasks = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{p}: file not found") from None
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{p}: invalid JSON ({e.msg})") from None
+    tasks = loads(read_text(p), str(p))
     if not isinstance(tasks, list):
         raise DatasetError(f"{p}: expected a list of tasks")
     out = []
     for i, t in enumerate(tasks):
-        data = t.get("data") or {}
-        ann = (t.get("annotations") or t.get("predictions") or [{}])[0]
-        results = ann.get("result", [])
-        label = next((r["value"]["choices"][0] for r in results if r.get("type") == "choices"), data.get("class"))
-        sid = str(data.get("synthgen_id", f"task-{i}"))
-        if "text" in data:
-            text = data["text"]
-            spans = []
-            for r in results:
-                if r.get("type") == "labels":
-                    v = r["value"]
-                    if text[v["start"]:v["end"]] != v.get("text", text[v["start"]:v["end"]]):
-                        raise DatasetError(f"{p}: task {i}: span text does not match text[{v['start']}:{v['end']}]")
-                    spans.append({"start": v["start"], "end": v["end"], "label": v["labels"][0], "text": text[v["start"]:v["end"]]})
-            spans.sort(key=lambda d: (d["start"], d["end"], d["label"]))
-            out.append(Sample(sid, text, str(label), {"spans": spans}, modality="text"))
-        elif "image" in data:
-            objs = []
-            for r in results:
-                if r.get("type") == "rectanglelabels":
-                    v, w, h = r["value"], r["original_width"], r["original_height"]
-                    objs.append({"bbox": [v["x"] * w / 100, v["y"] * h / 100, v["width"] * w / 100, v["height"] * h / 100],
-                                 "category": v["rectanglelabels"][0]})
-            out.append(Sample(sid, data["image"], str(label), {"objects": objs}, modality="image"))
-        else:
-            raise DatasetError(f"{p}: task {i} has neither data.text nor data.image")
+        with malformed(f"{p}: task {i}"):
+            data = t.get("data") or {}
+            ann = (t.get("annotations") or t.get("predictions") or [{}])[0]
+            results = ann.get("result", [])
+            label = next((r["value"]["choices"][0] for r in results if r.get("type") == "choices"), data.get("class"))
+            sid = str(data.get("synthgen_id", f"task-{i}"))
+            label = check_label(label, f"{p}: task {i} (sample {sid})")
+            if "text" in data:
+                text = data["text"]
+                if not isinstance(text, str):
+                    raise DatasetError(f"{p}: task {i}: data.text must be a string")
+                spans = [{"start": v["start"], "end": v["end"], "label": v["labels"][0], **({"text": v["text"]} if "text" in v else {})}
+                         for v in (r["value"] for r in results if r.get("type") == "labels")]
+                out.append(Sample(sid, text, label, {"spans": check_spans(text, spans, f"{p}: task {i}")}, modality="text"))
+            elif "image" in data:
+                objs = []
+                for r in results:
+                    if r.get("type") == "rectanglelabels":
+                        v, w, h = r["value"], r["original_width"], r["original_height"]
+                        objs.append({"bbox": [v["x"] * w / 100, v["y"] * h / 100, v["width"] * w / 100, v["height"] * h / 100],
+                                     "category": v["rectanglelabels"][0]})
+                out.append(Sample(sid, data["image"], label, {"objects": objs}, modality="image"))
+            else:
+                raise DatasetError(f"{p}: task {i} has neither data.text nor data.image")
     return out
 
 

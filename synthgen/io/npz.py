@@ -15,6 +15,7 @@ the hash of that row's float32 point bytes.
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from pathlib import Path
 from typing import Iterable
@@ -25,9 +26,9 @@ from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
 from ..seeding import derived_seed
-from .common import atomic_dir, sha256_bytes
+from .common import atomic_dir, check_label, inside_root, malformed, sha256_bytes
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
-from .ply import check_points, join_annotations, summary_annotations
+from .ply import check_finite, check_points, join_annotations, summary_annotations
 
 ARCHIVE = "points.npz"
 
@@ -85,37 +86,70 @@ def write_npz(samples: Iterable[Sample], classes: list[str], out: str, n_points:
     return out_path
 
 
-def read_npz(path: str) -> Dataset:
+def _check_members(f: Path) -> None:
+    """Each array's header must fit in its zip member: checked before numpy allocates what it claims."""
+    with zipfile.ZipFile(f) as z:
+        for info in z.infolist():
+            with z.open(info) as fh:
+                major, _ = np.lib.format.read_magic(fh)
+                if major not in (1, 2):
+                    continue  # np.load judges other versions
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(fh)
+                need, have = math.prod(shape) * dtype.itemsize, info.file_size - fh.tell()
+                if need > have:
+                    raise DatasetError(f"{f}: array {info.filename} declares shape {shape} ({need} bytes) but holds {have} bytes "
+                                       "(truncated or corrupt)")
+
+
+def read_npz(path: str, follow_symlinks: bool = False) -> Dataset:
+    """Read ``points.npz`` (a folder holding it, or the file) with its ``manifest.jsonl``.
+
+    Array shapes are checked against the archive before loading; NaN/inf coordinates and empty class
+    names are refused, and so are symbolic links out of the folder unless ``follow_symlinks``.
+    """
     p = Path(path).expanduser()
-    f = p / ARCHIVE if p.is_dir() else p
+    root = p if p.is_dir() else p.parent
+    f = inside_root(root, p / ARCHIVE, follow_symlinks) if p.is_dir() else p
     if not f.exists():
         raise DatasetError(f"{f}: npz archive not found")
     try:
+        _check_members(f)
         with np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise DatasetError(f"{f}: not a readable npz archive ({e})") from None
+    except DatasetError:
+        raise
+    except Exception as e:  # zipfile and numpy raise many types for corrupt archives
+        raise DatasetError(f"{f}: not a readable npz archive ({type(e).__name__}: {e})") from None
     for k in ("points", "labels", "classes"):
         if k not in arrays:
             raise DatasetError(f"{f}: missing array '{k}'")
-    pts, labels, classes = arrays["points"], arrays["labels"], [str(c) for c in arrays["classes"]]
-    if pts.ndim != 3 or pts.shape[2] != 3 or len(labels) != len(pts):
-        raise DatasetError(f"{f}: 'points' must be (S, N, 3) with one label per cloud")
+    pts, labels, cls = arrays["points"], arrays["labels"], arrays["classes"]
+    if pts.ndim != 3 or pts.shape[2] != 3 or pts.dtype.kind not in "fiu" or labels.shape != (len(pts),) or labels.dtype.kind not in "iu":
+        raise DatasetError(f"{f}: 'points' must be numbers of shape (S, N, 3) with one integer label per cloud")
+    if cls.ndim != 1 or cls.dtype.kind != "U":
+        raise DatasetError(f"{f}: 'classes' must be a list of names")
+    classes = [check_label(c, f"{f}: classes[{i}]") for i, c in enumerate(cls.tolist())]
     if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
         raise DatasetError(f"{f}: a label index is outside 0..{len(classes) - 1}")
+    for k, shape in (("ids", (len(pts),)), ("normals", pts.shape)):
+        if k in arrays and arrays[k].shape != shape:
+            raise DatasetError(f"{f}: '{k}' has shape {arrays[k].shape}, expected {shape}")
     ids = [str(i) for i in arrays["ids"]] if "ids" in arrays else [f"{f.stem}-{i:06d}" for i in range(len(pts))]
     man = f.parent / MANIFEST
-    recs = {r["file"]: r for r in read_manifest(man)} if man.exists() else {}
+    recs = {r["file"]: r for r in read_manifest(inside_root(root, man, follow_symlinks))} if man.exists() else {}
     samples = []
     for i in range(len(pts)):
+        cloud = check_finite(pts[i].astype(np.float32), f"{f}: row {i}")
         per = {"normals": arrays["normals"][i]} if "normals" in arrays else {}
         r = recs.get(f"{f.name}#{i}")
         if r is not None:
-            s = sample_from_record(r, pts[i].astype(np.float32), modality="points")
-            s.annotations = join_annotations(r.get("annotations") or {}, per)
+            where = f"{man}: sample {r['id']}"
+            s = sample_from_record(r, cloud, modality="points", where=where)
+            with malformed(where):
+                s.annotations = join_annotations(r.get("annotations") or {}, per)
         else:
-            s = Sample(ids[i], pts[i].astype(np.float32), classes[int(labels[i])], per, modality="points",
-                       meta={"file": f"{f.name}#{i}"})
+            s = Sample(ids[i], cloud, classes[int(labels[i])], per, modality="points", meta={"file": f"{f.name}#{i}"})
         if s.label != classes[int(labels[i])]:
             raise DatasetError(f"{f}: row {i} has class '{classes[int(labels[i])]}' but {MANIFEST} says '{s.label}'")
         samples.append(s)

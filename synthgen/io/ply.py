@@ -1,4 +1,5 @@
-"""PLY and PCD point clouds with per-point labels: one file per sample, ``<out>/<label>/<id>.ply``.
+"""PLY and PCD point clouds with per-point labels: one file per sample, ``<out>/<class folder>/<id>.ply``
+(the folder is the label when that is a plain name, else a safe encoded name: :mod:`synthgen.io.paths`).
 
 Written and read with open3d's tensor API (``o3d.t.io``): positions as float32 ``x y z``, per-point
 int32 ``label`` (semantic class index into the sample's ``label_names``) and int32 ``instance``
@@ -21,8 +22,9 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, sample_stem, sha256_file, unique_path
+from .common import atomic_dir, check_label, inside_root, malformed, sample_stem, sha256_file, unique_path
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
+from .paths import class_dir, class_dirs, safe_join
 
 PER_POINT = ("point_labels", "instance_ids", "normals", "intensity")
 
@@ -40,6 +42,15 @@ def check_points(s: Sample) -> np.ndarray:
         if a is not None and len(np.asarray(a)) != n:
             raise DatasetError(f"sample {s.id}: annotations.{k} has {len(np.asarray(a))} rows for {n} points")
     return np.ascontiguousarray(p, dtype=np.float32)
+
+
+def check_finite(points: np.ndarray, where: str) -> np.ndarray:
+    """``points`` when every coordinate is finite; NaN or inf is a DatasetError naming ``where``."""
+    bad = ~np.isfinite(points).all(axis=1)
+    if bad.any():
+        raise DatasetError(f"{where}: {int(bad.sum())} of {len(points)} points have NaN or infinite coordinates "
+                           f"(first: point {int(np.argmax(bad))})")
+    return points
 
 
 def summary_annotations(s: Sample) -> dict[str, Any]:
@@ -62,10 +73,10 @@ def join_annotations(summary: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
     return ann
 
 
-def _records_by_file(root: Path) -> dict[str, dict[str, Any]]:
+def _records_by_file(root: Path, follow_symlinks: bool = False) -> dict[str, dict[str, Any]]:
     if not (root / MANIFEST).exists():
         return {}
-    return {r["file"]: r for r in read_manifest(root / MANIFEST)}
+    return {r["file"]: r for r in read_manifest(inside_root(root, root / MANIFEST, follow_symlinks))}
 
 
 # --- PLY / PCD -----------------------------------------------------------------------------------
@@ -93,21 +104,40 @@ def _to_tensor_cloud(s: Sample):
 
 
 def read_point_file(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(points, per-point arrays) of one .ply/.pcd file written by any tool; errors name the file."""
+    """(points, per-point arrays) of one .ply/.pcd file written by any tool; errors name the file.
+
+    The header is checked against the file size before open3d allocates anything, open3d's console
+    output is caught (its gist goes into the error), and NaN or infinite coordinates are refused.
+    """
     import open3d as o3d
 
+    from .pointcheck import check_pcd, check_ply, console_captured, gist
+
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DatasetError(f"{path}: point file not found")
-    pc = o3d.t.io.read_point_cloud(str(path))
-    if "positions" not in pc.point or pc.point.positions.shape[0] == 0:
-        raise DatasetError(f"{path}: no points (corrupt or empty point file)")
-    pts = pc.point.positions.numpy().astype(np.float32)
+    declared = (check_pcd if path.suffix.lower() == ".pcd" else check_ply)(path)
+    raised = None
+    with console_captured() as said:
+        try:
+            pc = o3d.t.io.read_point_cloud(str(path))
+        except RuntimeError as e:  # open3d's own errors
+            raised = e
+    failed = [line for line in said if line.startswith("RPly") or "fail" in line.lower() or "error" in line.lower()]
+    failed += [gist(str(raised))] if raised else []
+    if failed:
+        raise DatasetError(f"{path}: open3d could not read it ({failed[0]})")
+    if "positions" not in pc.point or pc.point.positions.shape[0] != declared:
+        got = pc.point.positions.shape[0] if "positions" in pc.point else 0
+        raise DatasetError(f"{path}: open3d read {got} points where the header declares {declared} (corrupt point file)")
+    pts = check_finite(pc.point.positions.numpy().astype(np.float32), str(path))
     out: dict[str, np.ndarray] = {}
-    if "label" in pc.point:
-        out["point_labels"] = pc.point.label.numpy().reshape(-1).astype(np.int32)
-    if "instance" in pc.point:
-        out["instance_ids"] = pc.point.instance.numpy().reshape(-1).astype(np.int32)
+    for field, key in (("label", "point_labels"), ("instance", "instance_ids")):
+        if field in pc.point:
+            ids = pc.point[field].numpy().reshape(-1)
+            if not np.isfinite(ids).all():
+                raise DatasetError(f"{path}: per-point '{field}' holds NaN or inf")
+            out[key] = ids.astype(np.int32)
     if "normals" in pc.point:
         out["normals"] = pc.point.normals.numpy().astype(np.float32)
     if "intensity" in pc.point:
@@ -119,67 +149,78 @@ def _write(samples: Iterable[Sample], classes: list[str], out: str, ext: str, ov
     import open3d as o3d
 
     out_path = Path(out)
+    dirs = class_dirs(classes)
     with atomic_dir(out_path, overwrite=overwrite) as tmp:
-        for c in classes:
-            (tmp / c).mkdir(parents=True, exist_ok=True)
+        for d in dirs.values():
+            safe_join(tmp, d).mkdir(exist_ok=True)
         recs, seen = [], set()
         for s in samples:
-            rel = unique_path(seen, f"{s.label}/{sample_stem(s)}", ext)
-            (tmp / s.label).mkdir(parents=True, exist_ok=True)
+            rel = unique_path(seen, f"{class_dir(dirs, s.label)}/{sample_stem(s)}", ext)
+            path = safe_join(tmp, rel)
+            path.parent.mkdir(exist_ok=True)
             pc = _to_tensor_cloud(s)
-            if not o3d.t.io.write_point_cloud(str(tmp / rel), pc, write_ascii=False, compressed=False):
+            if not o3d.t.io.write_point_cloud(str(path), pc, write_ascii=False, compressed=False):
                 raise DatasetError(f"{out_path / rel}: open3d could not write sample {s.id}")
-            r = record(s, rel, sha256_file(tmp / rel), **(extra(s) if extra else {}))
+            r = record(s, rel, sha256_file(path), **(extra(s) if extra else {}))
             r["annotations"] = summary_annotations(s)
             recs.append(r)
         write_manifest(tmp / MANIFEST, recs)
     return out_path
 
 
-def _read(path: str, ext: str, fmt: str, task: str) -> Dataset:
+def _read(path: str, ext: str, fmt: str, task: str, follow_symlinks: bool = False) -> Dataset:
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: {fmt} dataset folder does not exist")
-    recs = _records_by_file(root)
+    recs = _records_by_file(root, follow_symlinks)
     files = sorted(p for p in root.glob(f"*/*{ext}"))
     if not files:
         raise DatasetError(f"{root}: no {ext} files (expected {root}/<class>/<id>{ext})")
     samples = []
     for f in files:
         rel = f.relative_to(root).as_posix()
-        pts, arrays = read_point_file(f)
+        pts, arrays = read_point_file(inside_root(root, f, follow_symlinks))
         r = recs.get(rel)
         if r is not None:
-            s = sample_from_record(r, pts, modality="points")
-            s.annotations = join_annotations(r.get("annotations") or {}, arrays)
-            n = (r.get("annotations") or {}).get("num_points")
-            if n is not None and int(n) != len(pts):
-                raise DatasetError(f"{f}: holds {len(pts)} points but {MANIFEST} says {n}")
+            where = f"{root / MANIFEST}: sample {r['id']}"
+            s = sample_from_record(r, pts, modality="points", where=where)
+            with malformed(where):
+                s.annotations = join_annotations(r.get("annotations") or {}, arrays)
+                n = (r.get("annotations") or {}).get("num_points")
+                if n is not None and int(n) != len(pts):
+                    raise DatasetError(f"{f}: holds {len(pts)} points but {MANIFEST} says {n}")
         else:
-            s = Sample(id=rel, data=pts, label=f.parent.name, annotations=arrays, modality="points", meta={"file": rel})
+            label = check_label(f.parent.name, str(f))
+            s = Sample(id=rel, data=pts, label=label, annotations=arrays, modality="points", meta={"file": rel})
         s.meta["path"] = str(f)
         samples.append(s)
     if recs and len(recs) != len(files):
         missing = sorted(set(recs) - {f.relative_to(root).as_posix() for f in files})
         if missing:
             raise DatasetError(f"{root / missing[0]}: listed in {MANIFEST} but missing")
-    classes = sorted({s.label for s in samples} | {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")})
-    return Dataset(samples, classes, str(root), fmt, "points", task)
+    classes = {s.label for s in samples}
+    if not recs:  # without a manifest empty class folders are classes too; with one, folder names may be encoded
+        classes |= {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    return Dataset(samples, sorted(classes), str(root), fmt, "points", task)
 
 
 def write_ply(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None) -> Path:
-    """Write ``out/<label>/<id>.ply`` (binary little-endian) plus ``manifest.jsonl``, atomically."""
+    """Write ``out/<class folder>/<id>.ply`` (binary little-endian) plus ``manifest.jsonl``, atomically."""
     return _write(samples, classes, out, ".ply", overwrite, extra)
 
 
 def write_pcd(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None) -> Path:
-    """Write ``out/<label>/<id>.pcd`` (binary) plus ``manifest.jsonl``, atomically."""
+    """Write ``out/<class folder>/<id>.pcd`` (binary) plus ``manifest.jsonl``, atomically."""
     return _write(samples, classes, out, ".pcd", overwrite, extra)
 
 
-def read_ply(path: str, task: str = "segmentation") -> Dataset:
-    return _read(path, ".ply", "ply", task)
+def read_ply(path: str, task: str = "segmentation", follow_symlinks: bool = False) -> Dataset:
+    """Read ``path/<class>/<id>.ply`` (+ ``manifest.jsonl``); symbolic links out of ``path`` are
+    refused unless ``follow_symlinks``."""
+    return _read(path, ".ply", "ply", task, follow_symlinks)
 
 
-def read_pcd(path: str, task: str = "segmentation") -> Dataset:
-    return _read(path, ".pcd", "pcd", task)
+def read_pcd(path: str, task: str = "segmentation", follow_symlinks: bool = False) -> Dataset:
+    """Read ``path/<class>/<id>.pcd`` (+ ``manifest.jsonl``); symbolic links out of ``path`` are
+    refused unless ``follow_symlinks``."""
+    return _read(path, ".pcd", "pcd", task, follow_symlinks)

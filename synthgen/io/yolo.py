@@ -24,8 +24,10 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, mask_to_bbox, read_image, sample_bytes, sample_stem, sha256_bytes
+from .common import (IMAGE_EXTENSIONS, atomic_dir, check_label, inside_root, malformed, mask_to_bbox, read_image, read_text,
+                     sample_bytes, sample_stem, sha256_bytes)
 from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
+from .paths import safe_join
 
 DATA_YAML = "data.yaml"
 
@@ -92,7 +94,7 @@ def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrit
             if stem in used:
                 stem = f"{stem}-{k}"
             used.add(stem)
-            (tmp / "images" / f"{stem}{ext}").write_bytes(data)
+            safe_join(tmp, "images", f"{stem}{ext}").write_bytes(data)
             h, w = np.asarray(s.data).shape[:2]
             lines = []
             for o in s.annotations.get("objects", []):
@@ -111,7 +113,7 @@ def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrit
                     if x1 <= x0 or y1 <= y0:
                         continue
                     lines.append(f"{c} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}")
-            (tmp / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+            safe_join(tmp, "labels", f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
             recs.append(record(s, f"images/{stem}{ext}", sha256_bytes(data), **(extra(s) if extra else {})))
         yaml = ["# written by synthgen: Ultralytics YOLO " + ("segmentation" if seg else "detection"),
                 "path: .", "train: images", "val: images", f"task: {'segment' if seg else 'detect'}", f"nc: {len(names)}", "names:"]
@@ -121,8 +123,11 @@ def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrit
     return out_path
 
 
-def read_yolo(path: str) -> Dataset:
-    """Read a folder written by ``write_yolo`` (or any ``data.yaml`` + ``images/`` + ``labels/`` folder)."""
+def read_yolo(path: str, follow_symlinks: bool = False) -> Dataset:
+    """Read a folder written by ``write_yolo`` (or any ``data.yaml`` + ``images/`` + ``labels/`` folder).
+
+    Symbolic links that lead out of the folder are refused unless ``follow_symlinks``.
+    """
     import yaml as pyyaml
 
     root = Path(path).expanduser()
@@ -132,26 +137,31 @@ def read_yolo(path: str) -> Dataset:
     if not dy.exists():
         raise DatasetError(f"{dy}: YOLO data.yaml not found")
     try:
-        meta = pyyaml.safe_load(dy.read_text()) or {}
+        meta = pyyaml.safe_load(read_text(inside_root(root, dy, follow_symlinks))) or {}
     except pyyaml.YAMLError as e:
         raise DatasetError(f"{dy}: invalid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{dy}: expected a mapping with 'names'")
     names = meta.get("names")
-    if isinstance(names, dict):
-        names = [str(names[k]) for k in sorted(names, key=int)]
-    if not isinstance(names, list) or not names:
-        raise DatasetError(f"{dy}: 'names' missing or empty")
-    img_dir = root / str(meta.get("train", "images"))
+    with malformed(f"{dy}: names"):
+        if isinstance(names, dict):
+            names = [names[k] for k in sorted(names, key=int)]
+        if not isinstance(names, list) or not names:
+            raise DatasetError(f"{dy}: 'names' missing or empty")
+        names = [check_label(n, f"{dy}: names[{i}]") for i, n in enumerate(names)]
+    img_dir = inside_root(root, root / str(meta.get("train", "images")), follow_symlinks)
+    if not img_dir.is_dir():
+        raise DatasetError(f"{img_dir}: YOLO images folder not found")
     lab_dir = root / "labels"
-    manifest = {r["file"]: r for r in read_manifest(root / MANIFEST)} if (root / MANIFEST).exists() else {}
+    man = root / MANIFEST
+    manifest = {r["file"]: r for r in read_manifest(inside_root(root, man, follow_symlinks))} if man.exists() else {}
     samples, any_seg = [], False
-    from .common import IMAGE_EXTENSIONS
-
     for f in sorted(p for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
-        data = read_image(f)
+        data = read_image(inside_root(root, f, follow_symlinks))
         h, w = data.shape[:2]
         objects = []
         lf = lab_dir / f"{f.stem}.txt"
-        for n, line in enumerate(lf.read_text().splitlines() if lf.exists() else [], 1):
+        for n, line in enumerate(read_text(inside_root(root, lf, follow_symlinks)).splitlines() if lf.exists() else [], 1):
             parts = line.split()
             if not parts:
                 continue
@@ -159,6 +169,8 @@ def read_yolo(path: str) -> Dataset:
                 c, vals = int(parts[0]), [float(v) for v in parts[1:]]
             except ValueError:
                 raise DatasetError(f"{lf}:{n}: not numbers") from None
+            if not all(map(np.isfinite, vals)):
+                raise DatasetError(f"{lf}:{n}: NaN or inf coordinates")
             if not 0 <= c < len(names):
                 raise DatasetError(f"{lf}:{n}: class id {c} outside 0..{len(names) - 1}")
             if len(vals) == 4:
@@ -177,9 +189,12 @@ def read_yolo(path: str) -> Dataset:
             objects.append(obj)
         rel = f"images/{f.name}"
         rec = manifest.get(rel)
+        sid = rec["id"] if rec else f"yolo:{f.name}"
         label = rec["label"] if rec else (max(objects, key=lambda o: o["bbox"][2] * o["bbox"][3])["category"] if objects else "background")
-        samples.append(Sample(id=rec["id"] if rec else f"yolo:{f.name}", data=data, label=str(label), annotations={"objects": objects},
-                              provenance=provenance_of(rec) if rec else None, meta={"file": rel, "path": str(f)}))
+        with malformed(f"{man}: sample {sid}"):
+            prov = provenance_of(rec) if rec else None
+        samples.append(Sample(id=sid, data=data, label=check_label(label, f"{f}: sample {sid}"), annotations={"objects": objects},
+                              provenance=prov, meta={"file": rel, "path": str(f)}))
     classes = list(names)
     if any(s.label not in classes for s in samples):
         classes += sorted({s.label for s in samples} - set(classes))
