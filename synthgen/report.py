@@ -1,4 +1,4 @@
-"""``report.json`` (schema ``synthgen/report``, version 2; see docs/report-schema.md) and ``report.html``.
+"""``report.json`` (schema ``synthgen/report``, version 3; see docs/report-schema.md) and ``report.html``.
 
 The HTML is one self-contained file with no scripts: the verdict table, the gate's rules and the
 samples it dropped, and per class a table of every validator (statistic, threshold, real-vs-real
@@ -19,7 +19,7 @@ import numpy as np
 from .io.common import dumps, encode_png, write_bytes_atomic
 
 SCHEMA = "synthgen/report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REAL, SYN = "#1f77b4", "#ff7f0e"
 
 

@@ -39,7 +39,7 @@ def test_default_job_end_to_end(default_run):
     assert "report: run/report.html" in p.stdout  # shown relative to the working folder
     assert "training set: " in p.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["schema"] == "synthgen/report" and report["schema_version"] == 2
+    assert report["schema"] == "synthgen/report" and report["schema_version"] == 3
     assert set(report["classes"]) == {"3", "5", "8"}
     for c in report["classes"].values():
         assert c["verdict"] in ("pass", "warn", "fail", "incomputable")

@@ -211,3 +211,17 @@ def test_merge_refuses_a_file_and_a_folder_inside_the_real_data(tmp_path, real_d
         merge(f, real, synthetic(2, "r"), PASS)
     with pytest.raises(MergeError, match="inside the real dataset"):
         merge(real_dir / "a" / "deeper", real, synthetic(2, "r"), PASS)
+
+
+@pytest.mark.parametrize("fmt", ["coco", "jsonl"])
+def test_merge_refuses_a_folder_inside_a_coco_or_jsonl_dataset(tmp_path, fmt):
+    """docs/merge.md: a training set is never written inside the real data, whatever its format."""
+    from .reader_datasets import build, read
+
+    root = build(fmt, tmp_path / "ds")
+    real = read(fmt, root)
+    base = root if root.is_dir() else root.parent
+    before = tree_hash(base)
+    with pytest.raises(MergeError, match="inside the real dataset"):
+        merge(base / "train", real, [], {"classes": {}})
+    assert tree_hash(base) == before

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
+
 pytest.importorskip("open3d")
 
 ARCHIVE = "/usr/share/doc/libcgal-dev/data.tar.gz"

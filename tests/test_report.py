@@ -56,7 +56,7 @@ def test_validate_any_pair_with_ci_exit_code(validated):
     p, out = validated
     assert p.returncode == 3, p.stderr[-2000:]  # a class failed: CI sees 3, the report stays
     rep = json.loads((out / "report.json").read_text())
-    assert rep["schema"] == "synthgen/report" and rep["schema_version"] == 2 and rep["exit_code"] == 3
+    assert rep["schema"] == "synthgen/report" and rep["schema_version"] == 3 and rep["exit_code"] == 3
     assert rep["classes"]["3"]["verdict"] == "pass", rep["classes"]["3"]["failed_by"]
     assert rep["classes"]["5"]["verdict"] == "fail" and "filter (dropped_share)" in rep["classes"]["5"]["failed_by"]
     assert rep["classes"]["5"]["n_dropped"] > 0.2 * rep["classes"]["5"]["n_synthetic"]

@@ -12,6 +12,8 @@ import pytest
 
 from .test_cli import SMALL, synthgen, tree
 
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
+
 EXE = str(Path(sys.executable).parent / "synthgen")
 
 

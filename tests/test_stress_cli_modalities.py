@@ -11,6 +11,8 @@ from synthgen.sample import Sample
 
 from .test_cli import synthgen
 
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
+
 FORTUNES = Path("/usr/share/games/fortunes")
 CGAL = Path("/usr/share/doc/libcgal-dev/data.tar.gz")
 

@@ -9,6 +9,8 @@ import pytest
 from synthgen.cli import main
 from synthgen.io.jsonl import read_jsonl
 
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
+
 HAS_FORTUNES = Path("/usr/share/games/fortunes/love").exists()
 HAS_WORDNET = Path("/usr/share/wordnet/data.noun").exists()
 FAST = ["validation.validators.ks.n_bootstrap=20", "validation.validators.mmd.n_bootstrap=20",

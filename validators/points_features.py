@@ -225,7 +225,12 @@ class ChamferSetValidator(CalibratedValidator):
         self.n_points = int(n_points)
 
     def validate(self, real, synthetic, feature_names, seed: int = 0) -> ValidationResult:
-        raise InsufficientDataError("chamfer: needs point-cloud samples; use validate_samples (the pipeline does)")
+        """Feature matrices hold no clouds: every class is incomputable, with the reason (never an
+        exception, as for every validator); the pipeline calls ``validate_samples``."""
+        per = {label: ClassResult(label, INCOMPUTABLE, n_real=len(real.get(label, ())), n_synthetic=len(y),
+                                  reason=f"class '{label}': chamfer needs point-cloud samples (validate_samples), not feature matrices")
+               for label, y in synthetic.items()}
+        return ValidationResult(self.name, self.statistic_name, per)
 
     def validate_samples(self, real: dict[str, list[Sample]], synthetic: dict[str, list[Sample]], seed: int = 0) -> ValidationResult:
         per_class = {}
@@ -253,6 +258,7 @@ class ChamferSetValidator(CalibratedValidator):
             base_sets.append(set_metrics_from_matrix(D, a, b))
         full = set_metrics_from_matrix(D, np.arange(n), np.arange(n, n + m))
         rr = {k: float(np.median([x[k] for x in base_sets])) for k in full}
-        return self._verdict(label, np.array(obs), np.array(base), n, m,
+        # n_real / n_synthetic count the samples given, as for every validator; the clouds used are in details
+        return self._verdict(label, np.array(obs), np.array(base), len(rs), len(ss),
                              details={**full, "real_vs_real": rr, "n_points": self.n_points, "clouds_real": n,
                                       "clouds_synthetic": m, "distance": "squared-L2 Chamfer (cKDTree)"})
