@@ -5,9 +5,10 @@ import pytest
 
 from synthgen.dataset import Dataset
 from synthgen.errors import ConfigError
-from synthgen.generators.image import ImageAugment, check_labels
+from synthgen.generators.image import ImageAugment
 from synthgen.io.common import mask_to_bbox
 from synthgen.sample import Sample
+from synthgen.validators.labels import image_problems
 
 
 def scene(i: int) -> Sample:
@@ -37,7 +38,7 @@ def test_labels_follow_the_pixels(coco_like):
     g = ImageAugment(GEOMETRIC, min_visibility=0.3).fit(coco_like)
     dropped = kept = 0
     for s in g.generate("cat", 60, seed=3):
-        assert check_labels(s, ["cat", "dog"]) == [], check_labels(s, ["cat", "dog"])
+        assert image_problems(s, ["cat", "dog"]) == [], (s.id, image_problems(s, ["cat", "dog"]))
         parent = next(p for p in coco_like.samples if p.id == s.provenance.parents[0])
         kept += len(s.annotations["objects"])
         dropped += len(parent.annotations["objects"]) - len(s.annotations["objects"])
@@ -63,7 +64,7 @@ def test_boxes_without_masks_are_clipped_and_dropped(coco_like):
                                  for s in coco_like.samples])
     g = ImageAugment(GEOMETRIC).fit(no_masks)
     for s in g.generate("dog", 30, seed=1):
-        assert check_labels(s, ["cat", "dog"]) == []
+        assert image_problems(s, ["cat", "dog"]) == []
 
 
 def test_bad_transform_names_the_key(coco_like):

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from synthgen.generators.image import check_labels
 from synthgen.io.coco import read_coco
 from synthgen.io.imagefolder import read_imagefolder
+from synthgen.validators.labels import image_problems
+
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
 
 FAST = ["validation.validators.mmd.n_permutations=200", "validation.validators.ks.n_bootstrap=20",
         "validation.validators.mmd.n_bootstrap=20", "report.examples=2"]
@@ -36,7 +38,7 @@ def test_coins_copy_paste_experiment(tmp_path):
     synthgen("+experiment=coins_copy_paste", f"hydra.run.dir={out}", *FAST, cwd=tmp_path)
     syn = read_coco(str(out / "synthetic"))
     assert syn.task == "segmentation" and syn.counts()["large_coin"] == 32 - 5 == len(syn)
-    problems = [p for s in syn.samples for p in check_labels(s, ["small_coin", "large_coin"])]
+    problems = [f"{s.id}: {p}" for s in syn.samples for p in image_problems(s, ["small_coin", "large_coin"])]
     assert not problems, problems[:3]
     coco = json.loads((out / "synthetic" / "annotations.json").read_text())
     assert all(isinstance(a["segmentation"], dict) and "counts" in a["segmentation"] for a in coco["annotations"])  # RLE
@@ -65,7 +67,7 @@ def test_procedural_on_digits_shards_equal_one_run(tmp_path):
     assert len(whole) == 1 + (50 - 40) * 2 + (50 - 15)  # manifest + 3:10, 5:10, 8:35
     ds = read_imagefolder(str(tmp_path / "a" / "synthetic"))
     assert {k: v for k, v in ds.counts().items() if v} == {"3": 10, "5": 10, "8": 35}
-    assert all(s.data.shape == (32, 32, 3) and not check_labels(s, [str(i) for i in range(10)]) for s in ds.samples)
+    assert all(s.data.shape == (32, 32, 3) and not image_problems(s, [str(i) for i in range(10)]) for s in ds.samples)
     assert (tmp_path / "a" / "report.json").exists()
     parts = {}
     for k in range(2):

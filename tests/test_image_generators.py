@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from synthgen.errors import ConfigError, InsufficientDataError
-from synthgen.generators.image import ImageCopyPaste, ImageDDPM, ImageDiffusion, ImageProcedural, check_labels
+from synthgen.generators.image import ImageCopyPaste, ImageDDPM, ImageDiffusion, ImageProcedural
 from synthgen.generators.image.copy_paste import occlude
 from synthgen.generators.image.procedural import SHAPES
 from synthgen.io.skimage_scenes import load_coins_detection
+from synthgen.validators.labels import image_problems
 
 from .contracts import check_generator, data_bytes
 
@@ -23,7 +24,7 @@ def coins():
 
 
 def _assert_labels(samples, classes):
-    problems = [p for s in samples for p in check_labels(s, classes)]
+    problems = [f"{s.id}: {p}" for s in samples for p in image_problems(s, classes)]
     assert not problems, problems[:5]
 
 

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 from synthgen.errors import DatasetError
-from synthgen.generators.image import ImageCopyPaste, ImageProcedural, check_labels
+from synthgen.generators.image import ImageCopyPaste, ImageProcedural
 from synthgen.io import formats
 from synthgen.io.coco import read_coco, write_coco
 from synthgen.io.skimage_scenes import load_coins_detection
 from synthgen.io.yolo import _fill, mask_to_polygon, read_yolo, write_yolo
+from synthgen.validators.labels import image_problems
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_coco_round_trip_of_pasted_masks(pasted, tmp_path):
     back = read_coco(str(tmp_path / "c"))
     assert back.task == "segmentation"
     for a, b in zip(out, back.samples):
-        assert a.id == b.id and not check_labels(b, ds.classes)
+        assert a.id == b.id and not image_problems(b, ds.classes)
         for oa, ob in zip(a.annotations["objects"], b.annotations["objects"]):
             assert np.array_equal(oa["mask"], ob["mask"]) and oa["bbox"] == ob["bbox"] and oa["category"] == ob["category"]
 

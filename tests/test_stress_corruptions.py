@@ -6,7 +6,7 @@ import pytest
 
 from synthgen.errors import ConfigError
 from synthgen.stress import corruptions as reg
-from synthgen.stress.text import apply_edits
+from synthgen.textedit import apply_edits
 
 ALL = [(c.modality, c.name) for c in reg.all_corruptions()]
 SEV = [1, 2, 3, 4, 5]
@@ -168,8 +168,8 @@ def test_faker_changes_names_in_spans():
 def test_apply_edits_realigns_spans():
     text = "aa bb cc"
     ann = {"spans": [{"start": 3, "end": 5, "label": "X", "text": "bb"}]}
-    new, a = apply_edits(text, ann, [(0, 2, "aaaa"), (3, 5, "B"), (5, 5, "!")])
-    assert new == "aaaa B! cc" and a["spans"][0] == {"start": 5, "end": 6, "label": "X", "text": "B"}
+    new, spans = apply_edits(text, ann["spans"], [(0, 2, "aaaa"), (3, 5, "B"), (5, 5, "!")])
+    assert new == "aaaa B! cc" and spans[0] == {"start": 5, "end": 6, "label": "X", "text": "B"}
 
 
 def test_registry_lists_the_benchmarks():

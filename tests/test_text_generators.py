@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from synthgen.dataset import Dataset
 from synthgen.errors import ConfigError
 from synthgen.generators.text import TextAugment, TextNgram, TextTemplate
-from synthgen.generators.text.spans import apply_edit, check
 from synthgen.io.jsonl import read_jsonl
 from synthgen.sample import Sample
+from synthgen.textedit import apply_edit, check
 
 from .contracts import check_generator
 
@@ -219,6 +219,31 @@ def test_property_apply_edit(ts, data):
     out, ns = apply_edit(text, spans, s, e, new)
     assert out == text[:s] + new + text[e:]
     check(out, ns)
+
+
+def test_one_edit_engine():
+    """Generators and stress suites share one engine: one QWERTY map (nlpaug's en.json letters, in its
+    order), one case rule, and a batch of edits moves spans exactly as the same edits one at a time."""
+    from synthgen.generators.text import augment
+    from synthgen.stress import text as stress_text
+    from synthgen.textedit import NEIGHBOURS, apply_edits, match_case
+
+    assert augment.NEIGHBOURS is NEIGHBOURS is stress_text.NEIGHBOURS
+    assert NEIGHBOURS["s"] == "qweadzxc" and NEIGHBOURS["q"] == "was" and NEIGHBOURS["m"] == "hjkn"
+    assert all(c in NEIGHBOURS[n] for c, ns in NEIGHBOURS.items() for n in ns)  # adjacency is symmetric
+    assert [match_case(s, "isn't") for s in ("IS NOT", "Is not", "is not")] == ["ISN'T", "Isn't", "isn't"]
+    text = "Ann met Bob in Paris."
+    spans = [{"start": 0, "end": 3, "label": "PER", "text": "Ann"}, {"start": 8, "end": 11, "label": "PER", "text": "Bob"},
+             {"start": 15, "end": 20, "label": "LOC", "text": "Paris"}]
+    edits = [(4, 7, "saw"), (8, 11, ""), (15, 15, "old "), (20, 20, "!")]
+    out, moved = apply_edits(text, spans, edits)
+    one, step = text, spans
+    for a, b, new in sorted(edits, reverse=True):
+        one, step = apply_edit(one, step, a, b, new)
+    assert out == one == "Ann saw  in old Paris!." and moved == step
+    assert [sp["text"] for sp in moved] == ["Ann", "Paris"]  # Bob was deleted: his label went with him
+    with pytest.raises(ValueError):
+        apply_edits(text, spans, [(2, 5, "x")])
 
 
 # -- n-gram model ---------------------------------------------------------------------------------

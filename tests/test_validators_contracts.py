@@ -85,6 +85,25 @@ def test_schema_validator_fails_invalid_class():
     assert not res.passed and res.statistic == 0.25 and res.score < 0.5 and res.details["problems"][0].startswith("s0:")
 
 
+def test_one_image_label_check():
+    """The schema validator and the generator tests share one check: masks agree with boxes, visible
+    keypoints lie inside, boxes cover min_area, categories belong to the real classes."""
+    from synthgen.validators.labels import image_problems
+
+    mask = np.zeros((20, 30), np.uint8)
+    mask[2:6, 3:9] = 1
+    good = {"category": "a", "bbox": [3, 2, 6, 4], "mask": mask, "keypoints": [[4, 3, 2], [40, 3, 0]]}
+    assert image_problems(Sample("i", _img(), "a", {"objects": [good]}), ["a"]) == []
+    bad = [{**good, "bbox": [3, 2, 7, 4]}, {**good, "keypoints": [[30, 3, 2]]}, {**good, "category": "zebra"},
+           {"category": "a", "bbox": [1, 1, 0.5, 0.5]}, {"category": "a", "bbox": [1, 1, 2, 2], "mask": np.zeros((20, 30), np.uint8)}]
+    msgs = image_problems(Sample("j", _img(), "b", {"objects": bad}), ["a"])
+    assert [m.split(":")[0] for m in msgs] == ["label 'b' not in classes", "object 0", "object 1", "object 2", "object 3", "object 4"]
+    assert "mask box" in msgs[1] and "keypoint" in msgs[2] and "zebra" in msgs[3] and "degenerate" in msgs[4] and "empty mask" in msgs[5]
+    real = {"a": [Sample(f"r{i}", _img(), "a", {"objects": [good]}) for i in range(3)]}
+    res = SchemaValidator().validate_samples(real, {"a": [Sample("s", _img(), "a", {"objects": [{**good, "category": "zebra"}]})]})
+    assert not res.per_class["a"].passed and "zebra" in res.per_class["a"].details["problems"][0]
+
+
 def test_fingerprints():
     from skimage import data
 

@@ -1,7 +1,9 @@
 """Label checks: are the synthetic labels valid, and does the synthetic data look like its label?
 
-* :class:`SchemaValidator` (samples): annotations are well formed.  Images: boxes inside the image
-  and non-degenerate, masks of the image's size, keypoints inside.  Text: spans within the text,
+* :class:`SchemaValidator` (samples): annotations are well formed.  Images (:func:`image_problems`,
+  the one image label check, which the generator tests use too): boxes inside the image and
+  non-degenerate, masks of the image's size that agree with their boxes, keypoints inside, labels
+  and categories among the real classes.  Text: spans within the text,
   ``start < end``, aligned (no leading/trailing space, not cutting a word), sorted and
   non-overlapping, matching their ``text`` when given.  Points: finite ``(N, 3)`` coordinates and
   per-point labels with exactly N entries; 3D boxes with positive sizes.
@@ -14,10 +16,11 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
+from synthgen.io.common import mask_to_bbox
 from synthgen.sample import Sample
 from synthgen.seeding import derived_seed
 
@@ -27,29 +30,51 @@ from .result import FAIL, INCOMPUTABLE, PASS, ClassResult, ValidationResult
 
 # --- schema ------------------------------------------------------------------------------------
 
-def _image_problems(s: Sample) -> list[str]:
+def image_problems(s: Sample, classes: Iterable[str] | None = None, min_area: float = 1.0) -> list[str]:
+    """Problems with an image sample's labels (empty list: all good); the one image label check.
+
+    The image is HxW[xC] uint8.  Every object has a box ``[x, y, w, h]`` inside the image with
+    ``w, h > 0`` and ``w * h >= min_area``; a mask has the image's size, is not empty and its tight
+    box equals the object's box; keypoints are ``[x, y, v]`` with visible ones (v > 0) inside the
+    image.  With ``classes``, the image label and every object's category are among them.
+    """
     a = np.asarray(s.data)
     if a.ndim not in (2, 3) or a.dtype != np.uint8:
         return [f"image must be HxW[xC] uint8, got {a.dtype}{a.shape}"]
     H, W = a.shape[:2]
+    classes = None if classes is None else set(classes)
     out = []
+    if classes is not None and s.label not in classes:
+        out.append(f"label {s.label!r} not in classes")
     for i, o in enumerate(s.annotations.get("objects", []) or []):
+        if classes is not None and o.get("category") not in classes:
+            out.append(f"object {i}: category {o.get('category')!r} not in classes")
         bb = o.get("bbox")
-        if bb is not None:
+        try:
             x, y, w, h = (float(v) for v in bb)
-            if not (w > 0 and h > 0):
+        except (TypeError, ValueError):
+            out.append(f"object {i}: box {bb!r} is not [x, y, w, h]")
+            bb = None
+        if bb is not None:
+            if not (w > 0 and h > 0 and w * h >= min_area):
                 out.append(f"object {i}: degenerate box {list(bb)}")
-            if x < -1e-6 or y < -1e-6 or x + w > W + 1e-6 or y + h > H + 1e-6:
+            if x < 0 or y < 0 or x + w > W + 1e-6 or y + h > H + 1e-6:
                 out.append(f"object {i}: box {list(bb)} outside the {W}x{H} image")
-        m = o.get("mask")
-        if isinstance(m, np.ndarray) and m.shape[:2] != (H, W):
-            out.append(f"object {i}: mask {m.shape[:2]} does not match image {(H, W)}")
-        kp = o.get("keypoints")
-        if kp:
-            k = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
-            vis = k[:, 2] > 0
-            if np.any((k[vis, 0] < 0) | (k[vis, 0] > W) | (k[vis, 1] < 0) | (k[vis, 1] > H)):
-                out.append(f"object {i}: visible keypoint outside the image")
+        if o.get("mask") is not None:
+            m = np.asarray(o["mask"])
+            if m.shape != (H, W):
+                out.append(f"object {i}: mask {m.shape} does not match image {(H, W)}")
+            else:
+                tb = mask_to_bbox(m)
+                if tb is None:
+                    out.append(f"object {i}: empty mask")
+                elif bb is not None and any(abs(p - q) > 1e-6 for p, q in zip(tb, (x, y, w, h))):
+                    out.append(f"object {i}: mask box {tb} != box {list(bb)}")
+        for kp in o.get("keypoints") or []:
+            if np.ndim(kp) != 1 or len(kp) != 3:
+                out.append(f"object {i}: keypoint {kp} is not [x, y, v]")
+            elif kp[2] > 0 and not (0 <= kp[0] < W and 0 <= kp[1] < H):
+                out.append(f"object {i}: visible keypoint {list(kp)} outside the image")
     return out
 
 
@@ -113,12 +138,24 @@ def _points_problems(s: Sample) -> list[str]:
     return out
 
 
-PROBLEMS = {"image": _image_problems, "text": _text_problems, "points": _points_problems}
+PROBLEMS = {"text": _text_problems, "points": _points_problems}
 
 
-def schema_problems(s: Sample) -> list[str]:
+def schema_problems(s: Sample, classes: Iterable[str] | None = None) -> list[str]:
+    """Problems with a sample's annotations; ``classes`` (images) also checks labels and categories."""
+    if s.modality == "image":
+        return image_problems(s, classes)
     fn = PROBLEMS.get(s.modality)
     return fn(s) if fn else [f"unknown modality {s.modality!r}"]
+
+
+def known_classes(real: dict[str, list[Sample]], synthetic: dict[str, list[Sample]]) -> set[str] | None:
+    """The classes of the schema: real labels and object categories, and the classes asked for
+    (None without real data: nothing to compare with)."""
+    if not any(real.values()):
+        return None
+    cats = {o.get("category") for xs in real.values() for x in xs for o in (x.annotations.get("objects") or [])}
+    return set(real) | set(synthetic) | {c for c in cats if c is not None}
 
 
 class SchemaValidator:
@@ -134,15 +171,16 @@ class SchemaValidator:
 
     def validate_samples(self, real: dict[str, list[Sample]], synthetic: dict[str, list[Sample]], seed: int = 0) -> ValidationResult:
         per = {}
+        classes = known_classes(real, synthetic)
         for label, ys in synthetic.items():
             xs = real.get(label, [])
             if not ys:
                 per[label] = ClassResult(label, INCOMPUTABLE, n_real=len(xs), reason=f"class '{label}': no synthetic samples")
                 continue
-            bad = [(y.id, p) for y in ys for p in schema_problems(y)]
+            bad = [(y.id, p) for y in ys for p in schema_problems(y, classes)]
             bad_ids = {i for i, _ in bad}
             share = len(bad_ids) / len(ys)
-            real_share = (sum(1 for x in xs if schema_problems(x)) / len(xs)) if xs else 0.0
+            real_share = (sum(1 for x in xs if schema_problems(x, classes)) / len(xs)) if xs else 0.0
             passed = share <= self.max_invalid + 1e-12
             if self.max_invalid > 0:
                 score = float(np.clip(1.0 - 0.5 * share / self.max_invalid, 0.0, 1.0))

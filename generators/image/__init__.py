@@ -4,9 +4,9 @@ Heavy libraries (torch, diffusers, transformers) load only when a generator is f
 importing this package and building every YAML stays cheap.
 """
 from .augment import ImageAugment
-from .copy_paste import ImageCopyPaste, check_labels
+from .copy_paste import ImageCopyPaste
 from .ddpm import ImageDDPM
 from .diffusion import ImageDiffusion
 from .procedural import ImageProcedural
 
-__all__ = ["ImageAugment", "ImageCopyPaste", "ImageDDPM", "ImageDiffusion", "ImageProcedural", "check_labels"]
+__all__ = ["ImageAugment", "ImageCopyPaste", "ImageDDPM", "ImageDiffusion", "ImageProcedural"]

@@ -16,8 +16,8 @@ left with less than ``min_visibility`` of its area (or under ``min_area`` pixels
 label and keypoints.  ``max_overlap`` limits how much of an earlier object a new paste may cover,
 ``objects_per_image`` how many objects are pasted.
 
-The module also holds the scene helpers the procedural generator shares (``occlude``) and
-``check_labels``, the label checks every image generator's output passes in the tests.
+The module also holds the scene helpers the procedural generator shares (``occlude``).  The label
+checks every image generator's output passes are :func:`synthgen.validators.labels.image_problems`.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from synthgen.config import plain
 from synthgen.errors import ConfigError, DatasetError, InsufficientDataError
-from synthgen.io.common import IMAGE_EXTENSIONS, mask_to_bbox, read_image
+from synthgen.io.common import IMAGE_EXTENSIONS, read_image
 
 from ..base import BaseGenerator
 
@@ -98,45 +98,6 @@ def finish_objects(objects: list[dict]) -> list[dict]:
             d["keypoints"] = [[round(float(x), 3), round(float(y), 3), float(v)] for x, y, v in o["keypoints"]]
         out.append(d)
     return out
-
-
-def check_labels(sample, classes: list[str] | None = None, min_area: float = 1.0) -> list[str]:
-    """Problems with an image sample's labels (empty list: all good).
-
-    Boxes lie inside the image and are non-degenerate; a mask has the image's size and its tight box
-    equals the object's box; categories (and the image label) are in ``classes``; keypoints are
-    ``[x, y, v]`` with visible ones inside the image.
-    """
-    img = np.asarray(sample.data)
-    h, w = img.shape[:2]
-    problems = []
-    if classes is not None and sample.label not in classes:
-        problems.append(f"{sample.id}: label '{sample.label}' not in classes")
-    for j, o in enumerate(sample.annotations.get("objects", [])):
-        where = f"{sample.id} object {j}"
-        if classes is not None and o.get("category") not in classes:
-            problems.append(f"{where}: category {o.get('category')!r} not in classes")
-        x, y, bw, bh = (float(v) for v in o["bbox"])
-        if not (bw > 0 and bh > 0 and bw * bh >= min_area):
-            problems.append(f"{where}: degenerate box {o['bbox']}")
-        if x < 0 or y < 0 or x + bw > w + 1e-6 or y + bh > h + 1e-6:
-            problems.append(f"{where}: box {o['bbox']} outside {w}x{h}")
-        if o.get("mask") is not None:
-            m = np.asarray(o["mask"])
-            if m.shape != (h, w):
-                problems.append(f"{where}: mask shape {m.shape} != image {(h, w)}")
-            else:
-                tb = mask_to_bbox(m)
-                if tb is None:
-                    problems.append(f"{where}: empty mask")
-                elif any(abs(a - b) > 1e-6 for a, b in zip(tb, o["bbox"])):
-                    problems.append(f"{where}: mask box {tb} != box {o['bbox']}")
-        for kp in o.get("keypoints") or []:
-            if len(kp) != 3:
-                problems.append(f"{where}: keypoint {kp} is not [x, y, v]")
-            elif kp[2] > 0 and not (0 <= kp[0] < w and 0 <= kp[1] < h):
-                problems.append(f"{where}: visible keypoint {kp} outside the image")
-    return problems
 
 
 def feather(mask: np.ndarray, sigma: float) -> np.ndarray:

@@ -13,8 +13,8 @@ Operations (Wei and Zou 2019, "EDA", plus three for entity-labeled text):
 
 Each sample picks ``n_ops`` operations (weights in ``ops``) among those that apply to its parent.
 Word-level operations only touch words outside entity spans; every edit goes through
-:func:`spans.apply_edit`, so spans are recomputed after each one and always satisfy
-``text[start:end] == span["text"]``.
+:mod:`synthgen.textedit` (the edit engine the stress suites use too: one QWERTY neighbour map, one
+case rule), so spans move with each edit and always satisfy ``text[start:end] == span["text"]``.
 """
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ import numpy as np
 from synthgen.config import plain
 from synthgen.errors import ConfigError
 from synthgen.seeding import sample_seed
+from synthgen.textedit import NEIGHBOURS, apply_edit, free_words, inside_any, match_case, neighbour_key
 
 from ..base import BaseGenerator
-from .spans import apply_edit, free_words, inside_any
 from .template import make_faker
 from .wordnet import DEFAULT_PATH as WORDNET_PATH
 from .wordnet import synonyms
@@ -49,31 +49,12 @@ or other our ours ourselves out over own same she should so some such than that 
 there these they this those through to too under until up very was we were what when where which while who whom why will
 with you your yours yourself yourselves""".split())
 
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-KEYBOARD: dict[str, str] = {}
-for _r, _row in enumerate(_ROWS):
-    for _c, _ch in enumerate(_row):
-        near = [_row[j] for j in (_c - 1, _c + 1) if 0 <= j < len(_row)]
-        for _dr in (-1, 1):
-            if 0 <= _r + _dr < len(_ROWS):
-                other = _ROWS[_r + _dr]
-                near += [other[j] for j in (_c - 1, _c, _c + 1) if 0 <= j < len(other)]
-        KEYBOARD[_ch] = "".join(sorted(set(near)))
-
-
-def _match_case(src: str, new: str) -> str:
-    if src.isupper() and len(src) > 1:
-        return new.upper()
-    if src[:1].isupper():
-        return new[:1].upper() + new[1:]
-    return new
-
 
 class TextAugment(BaseGenerator):
     """EDA-style augmentation of real texts of the class, with spans kept exact."""
 
     modality = "text"
-    version = "1"
+    version = "2"  # 2: typos draw from the shared QWERTY map (synthgen.textedit), in nlpaug's order
     short_name = "textaug"
     libraries = ("faker",)
 
@@ -143,7 +124,7 @@ class TextAugment(BaseGenerator):
         for s, e in sorted((cands[i] for i in rng.permutation(len(cands))[:n]), reverse=True):
             word = text[s:e]
             opts = self._syn()[word.lower()]
-            new = _match_case(word, opts[int(rng.integers(len(opts)))])
+            new = match_case(word, opts[int(rng.integers(len(opts)))])
             text, spans = apply_edit(text, spans, s, e, new)
             done.append([word, new])
         return text, spans, {"replaced": done[::-1]}
@@ -227,20 +208,18 @@ class TextAugment(BaseGenerator):
 
     def op_typo(self, text, spans, rng):
         done = []
-        letters = [i for s, e in free_words(text, spans) for i in range(s, e) if text[i].lower() in KEYBOARD]
+        letters = [i for s, e in free_words(text, spans) for i in range(s, e) if text[i].lower() in NEIGHBOURS]
         hits = [i for i in letters if rng.random() < self.typo_rate]
         if not hits and letters:
             hits = [letters[int(rng.integers(len(letters)))]]
         for i in sorted(hits, reverse=True):
             ch = text[i]
-            if rng.random() < 0.25 and i + 1 < len(text) and text[i + 1].lower() in KEYBOARD and not inside_any(i, i + 2, spans):
-                new = text[i + 1] + ch
+            if rng.random() < 0.25 and i + 1 < len(text) and text[i + 1].lower() in NEIGHBOURS and not inside_any(i, i + 2, spans):
+                new = text[i + 1] + ch  # two letters swapped
                 text, spans = apply_edit(text, spans, i, i + 2, new)
                 done.append([i, ch + new[0], new])
                 continue
-            near = KEYBOARD[ch.lower()]
-            sub = near[int(rng.integers(len(near)))]
-            sub = sub.upper() if ch.isupper() else sub
+            sub = neighbour_key(ch, rng)
             text, spans = apply_edit(text, spans, i, i + 1, sub)
             done.append([i, ch, sub])
         return text, spans, {"typos": done[::-1]}
@@ -279,7 +258,7 @@ class TextAugment(BaseGenerator):
                 continue
             if op == "entity" and not spans:
                 continue
-            if op == "typo" and not any(text[i].lower() in KEYBOARD for s, e in words for i in range(s, e)):
+            if op == "typo" and not any(text[i].lower() in NEIGHBOURS for s, e in words for i in range(s, e)):
                 continue
             ok.append(op)
         return ok

@@ -6,8 +6,10 @@ of eligible tokens touched: ``SHARES[severity - 1]`` (10 % to 50 %), at least on
 eligible; the share actually touched is recorded.
 
 Character spans (``annotations["spans"] = [{"start", "end", "label", "text"}]``) stay aligned: every
-edit is a replacement of ``text[a:b]``, spans are remapped through the edits, an edit that would cut
-across a span boundary is skipped, and each span's ``text`` is refreshed from the new string.
+edit is a replacement of ``text[a:b]`` applied by :mod:`synthgen.textedit`, the edit engine the text
+generators use too (one tokeniser, one QWERTY neighbour map, one case rule); spans move with the
+text, an edit that would cut across a span boundary is never chosen, and each span's ``text`` is
+refreshed from the new string.
 
 Names, locations and numbers are changed with Faker, one instance seeded per sample (the Faker
 version is recorded in provenance, since its output for a seed changes between releases).  Entities
@@ -21,55 +23,21 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..textedit import NEIGHBOURS, apply_edits, crosses, match_case, neighbour_key, swap_chars, tokens
 from .corruptions import register
 
 SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
 FAKER = ("numpy", "Faker")
-TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 PERSON_LABELS = {"PER", "PERSON", "NAME", "B-PER", "I-PER"}
 LOCATION_LABELS = {"LOC", "GPE", "LOCATION", "CITY", "COUNTRY", "B-LOC", "I-LOC"}
 
-# --- edits and span alignment -------------------------------------------------------------------
+# --- edits and span alignment (the engine is synthgen.textedit) ---------------------------------
 
 
-def tokens(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group()) for m in TOKEN.finditer(text)]
-
-
-def _crosses(a: int, b: int, spans: list[dict]) -> bool:
-    """True if replacing text[a:b] would cut a span boundary (neither disjoint from nor inside the span)."""
-    if a == b:  # an insertion never cuts a span
-        return False
-    for s in spans:
-        st, en = int(s["start"]), int(s["end"])
-        if b <= st or a >= en or (st <= a and b <= en):
-            continue
-        return True
-    return False
-
-
-def apply_edits(text: str, ann: dict[str, Any], edits: Iterable[tuple[int, int, str]]) -> tuple[str, dict[str, Any]]:
-    """Apply non-overlapping replacements ``(a, b, new)`` and remap ``ann["spans"]``."""
-    edits = sorted(edits, key=lambda e: (e[0], e[1]))
+def _apply(text: str, ann: dict[str, Any], edits: Iterable[tuple[int, int, str]]) -> tuple[str, dict[str, Any]]:
+    """Apply the edits with :func:`synthgen.textedit.apply_edits`; ``ann["spans"]`` moves with the text."""
     spans = list(ann.get("spans") or [])
-    out, pos = [], 0
-    for a, b, new in edits:
-        out.append(text[pos:a])
-        out.append(new)
-        pos = b
-    out.append(text[pos:])
-    new_text = "".join(out)
-
-    def delta(es) -> int:
-        return sum(len(new) - (b - a) for a, b, new in es)
-
-    new_spans = []
-    for s in spans:
-        st, en = int(s["start"]), int(s["end"])
-        # an insertion at a span's start goes before it, one at its end goes after it
-        st2 = st + delta([e for e in edits if e[1] <= st])
-        en2 = en + delta([e for e in edits if e[1] <= en and not (e[0] == e[1] == en)])
-        new_spans.append({**s, "start": st2, "end": en2, "text": new_text[st2:en2]})
+    new_text, new_spans = apply_edits(text, spans, edits)
     ann = dict(ann)
     if spans:
         ann["spans"] = new_spans
@@ -90,40 +58,18 @@ def _params(touched: int, eligible: int, **kw) -> dict[str, Any]:
 
 def _token_perturb(text, ann, severity, rng, change, predicate=lambda t: True):
     spans = ann.get("spans") or []
-    elig = [t for t in tokens(text) if predicate(t[2]) and not _crosses(t[0], t[1], spans)]
+    elig = [t for t in tokens(text, spans) if predicate(t[2])]
     chosen = _pick(elig, severity, rng)
     edits = []
     for a, b, tok in chosen:
         new = change(tok, rng)
         if new != tok:
             edits.append((a, b, new))
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(elig))
 
 
 # --- typos, casing, punctuation, whitespace -----------------------------------------------------
-
-KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-
-
-def _neighbours() -> dict[str, str]:
-    pos = {c: (r, i) for r, row in enumerate(KEYBOARD) for i, c in enumerate(row)}
-    out = {}
-    for c, (r, i) in pos.items():
-        n = []
-        for dr in (-1, 0, 1):
-            for di in (-1, 0, 1):
-                if (dr, di) == (0, 0) or not 0 <= r + dr < 3:
-                    continue
-                row = KEYBOARD[r + dr]
-                if 0 <= i + di < len(row):
-                    n.append(row[i + di])
-        out[c] = "".join(n)
-    return out
-
-
-NEIGHBOURS = _neighbours()
-
 
 def _is_word(t: str) -> bool:
     return t[:1].isalpha() and len(t) >= 2
@@ -134,8 +80,7 @@ def typo_swap(text, ann, severity, rng, **_):
     """Swap two adjacent characters inside a word (CheckList ``add_typos``)."""
     def change(tok, rng):
         pos = [i for i in range(len(tok) - 1) if tok[i] != tok[i + 1]]
-        i = pos[int(rng.integers(0, len(pos)))]
-        return tok[:i] + tok[i + 1] + tok[i] + tok[i + 2:]
+        return swap_chars(tok, pos[int(rng.integers(0, len(pos)))])
 
     return _token_perturb(text, ann, severity, rng, change, lambda t: _is_word(t) and len(set(t)) > 1)
 
@@ -148,9 +93,7 @@ def typo_keyboard(text, ann, severity, rng, **_):
         if not idx:
             return tok
         i = idx[int(rng.integers(0, len(idx)))]
-        opts = NEIGHBOURS[tok[i].lower()]
-        ch = opts[int(rng.integers(0, len(opts)))]
-        return tok[:i] + (ch.upper() if tok[i].isupper() else ch) + tok[i + 1:]
+        return tok[:i] + neighbour_key(tok[i], rng) + tok[i + 1:]
 
     return _token_perturb(text, ann, severity, rng, change, _is_word)
 
@@ -169,11 +112,11 @@ def casing(text, ann, severity, rng, **_):
 def punctuation(text, ann, severity, rng, **_):
     """Remove or swap punctuation marks; text without any gets a trailing mark."""
     spans = ann.get("spans") or []
-    elig = [t for t in tokens(text) if re.fullmatch(r"[^\w\s]", t[2]) and not _crosses(t[0], t[1], spans)]
+    elig = [t for t in tokens(text, spans) if re.fullmatch(r"[^\w\s]", t[2])]
     if not elig:
         mark = [".", "!", "?"][int(rng.integers(0, 3))]
         end = len(text.rstrip())
-        new_text, new_ann = apply_edits(text, ann, [(end, end, mark)])
+        new_text, new_ann = _apply(text, ann, [(end, end, mark)])
         return new_text, new_ann, _params(1, 1, added=mark)
     edits = []
     for a, b, tok in _pick(elig, severity, rng):
@@ -181,7 +124,7 @@ def punctuation(text, ann, severity, rng, **_):
             edits.append((a, b, {".": "!", "!": ".", "?": "."}[tok]))
         else:
             edits.append((a, b, ""))
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(elig))
 
 
@@ -190,12 +133,12 @@ def whitespace(text, ann, severity, rng, **_):
     """Widen gaps between tokens (double spaces, tabs, a line break)."""
     spans = ann.get("spans") or []
     gaps = [(m.start(), m.end()) for m in re.finditer(r"\s+", text) if 0 < m.start() and m.end() < len(text)]
-    gaps = [g for g in gaps if not _crosses(g[0], g[1], spans)]
+    gaps = [g for g in gaps if not crosses(g[0], g[1], spans)]
     chosen = _pick(gaps, severity, rng)
     kinds = ["  ", "   ", "\t", " \n"]
     edits = [(a, b, text[a:b] + kinds[int(rng.integers(0, len(kinds)))][1:] if text[a:b] == " " else kinds[int(rng.integers(0, len(kinds)))])
              for a, b in chosen]
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(gaps))
 
 
@@ -214,10 +157,6 @@ CONTRACTIONS = {
 EXPANSIONS = {v: k for k, v in CONTRACTIONS.items() if k != "cannot"}
 
 
-def _case_like(src: str, new: str) -> str:
-    return new[:1].upper() + new[1:] if src[:1].isupper() and new[:1].islower() else new
-
-
 @register("text", "contraction", "checklist", table={"share of contractible phrases": SHARES})
 def contractions(text, ann, severity, rng, **_):
     """Contract expanded phrases ("is not" -> "isn't") and expand contracted ones (CheckList)."""
@@ -226,15 +165,15 @@ def contractions(text, ann, severity, rng, **_):
     pat = re.compile(r"\b(" + "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in keys) + r")(?![\w'’])", re.IGNORECASE)
     elig = []
     for m in pat.finditer(text):
-        if _crosses(m.start(), m.end(), spans):
+        if crosses(m.start(), m.end(), spans):
             continue
         key = re.sub(r"\s+", " ", m.group()).replace("’", "'")
         table = {k.lower(): v for k, v in {**CONTRACTIONS, **EXPANSIONS}.items()}
         new = table.get(key.lower())
         if new:
-            elig.append((m.start(), m.end(), _case_like(m.group(), new)))
+            elig.append((m.start(), m.end(), match_case(m.group(), new)))
     edits = _pick(elig, severity, rng)
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(elig))
 
 
@@ -319,7 +258,7 @@ def _replace_entities(text, ann, severity, rng, kind, make):
                 break
             new = make(f, old)
         edits.append((a, b, new))
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(elig), replaced=[[o, n] for (_, _, o), (_, _, n) in zip(chosen, edits)])
 
 
@@ -345,7 +284,7 @@ def change_numbers(text, ann, severity, rng, **_):
     """Replace numbers with another of similar size (within +-20 %, as CheckList), keeping the decimals."""
     spans = ann.get("spans") or []
     elig = [(m.start(), m.end(), m.group()) for m in re.finditer(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])", text)
-            if not _crosses(m.start(), m.end(), spans)]
+            if not crosses(m.start(), m.end(), spans)]
     chosen = _pick(elig, severity, rng)
     f = _faker(rng)
     edits = []
@@ -362,7 +301,7 @@ def change_numbers(text, ann, severity, rng, **_):
             if new != tok:
                 break
         edits.append((a, b, new))
-    new_text, new_ann = apply_edits(text, ann, edits)
+    new_text, new_ann = _apply(text, ann, edits)
     return new_text, new_ann, _params(len(edits), len(elig), replaced=[[e[2], n[2]] for e, n in zip(chosen, edits)])
 
 
@@ -383,15 +322,14 @@ def negation(text, ann, severity, rng, **_):
     elig = []
     for i, (a, b, t) in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if t.lower() == "not" and not _crosses(a, b, spans) and i > 0:
-            start = toks[i - 1][1]
-            elig.append((start, b, ""))
-        elif re.fullmatch(r"\w+n['’]t", t, re.IGNORECASE) and t.lower() not in ("can't", "won't") and not _crosses(a, b, spans):
+        if t.lower() == "not" and i > 0 and not crosses(toks[i - 1][1], b, spans):
+            elig.append((toks[i - 1][1], b, ""))  # the "not" and the space before it
+        elif re.fullmatch(r"\w+n['’]t", t, re.IGNORECASE) and t.lower() not in ("can't", "won't") and not crosses(a, b, spans):
             elig.append((a, b, t[:-3]))
-        elif t.lower() in AUX and not _crosses(a, b, spans) and not (nxt and nxt[2].lower() == "not"):
+        elif t.lower() in AUX and not crosses(a, b, spans) and not (nxt and nxt[2].lower() == "not"):
             elig.append((b, b, " not"))
     if not elig:
         return text, dict(ann), _params(0, 0)
     edit = elig[int(rng.integers(0, len(elig)))]
-    new_text, new_ann = apply_edits(text, ann, [edit])
+    new_text, new_ann = _apply(text, ann, [edit])
     return new_text, new_ann, _params(1, len(elig))
