@@ -25,11 +25,14 @@ $(STAMP): pyproject.toml Makefile scripts/setup-system.sh
 demo: setup
 	$(VENV)/bin/synthgen
 
+# Two worker processes (one per core; every test runs single-threaded); a module's tests stay together.
+PYTEST := $(PY) -m pytest -q -n 2 --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 test-fast: setup  # the inner loop: everything but the end-to-end tests marked slow
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: setup
 	$(PY) benchmarks/run_all.py
