@@ -17,7 +17,7 @@ from synthgen.errors import InsufficientDataError
 from synthgen.seeding import derived_seed
 
 from .result import FAIL, INCOMPUTABLE, PASS, ClassResult, ValidationResult
-from .stats import benjamini_hochberg, ks_pvalues, ks_statistic, mmd_permutation, rbf_kernel, wasserstein_1d
+from .stats import benjamini_hochberg, ks_pvalues, ks_statistic, mmd_permutation, rbf_kernel, wasserstein_cols
 
 
 class CalibratedValidator:
@@ -124,7 +124,8 @@ class KSValidator(CalibratedValidator):
         d_full = ks_statistic(x, y)
         p = ks_pvalues(x, y)
         qv = benjamini_hochberg(p)
-        w = wasserstein_1d(x, y, x.std(axis=0))
+        sd = x.std(axis=0)
+        w = wasserstein_cols(x, y) / np.where(sd > 0, sd, 1.0)
         feat_q = np.quantile(base, self.quantile, axis=0)
         feat_obs = np.median(obs, axis=0)
         features = {
@@ -309,7 +310,6 @@ class WassersteinValidator(MetricValidator):
 
     def _validate_class(self, label, x, y, names, rng):
         res = super()._validate_class(label, x, y, names, rng)
-        from .stats import wasserstein_cols
 
         sd = x.std(axis=0)
         w = wasserstein_cols(x, y) / np.where(sd > 0, sd, 1.0)
@@ -320,7 +320,6 @@ class WassersteinValidator(MetricValidator):
 
     def metrics(self, a, other, rng):
         # inputs are standardised by the real class's std already
-        from .stats import wasserstein_cols
 
         return {"wasserstein": float(np.mean(wasserstein_cols(a, other)))}
 

@@ -26,6 +26,7 @@ from synthgen.sample import Sample
 from synthgen.seeding import derived_seed
 
 from .distribution import MetricValidator, calibrate, prepare
+from .points_features import chamfer
 from .result import FAIL, INCOMPUTABLE, PASS, ClassResult, ValidationResult
 
 
@@ -70,13 +71,6 @@ def _points(data) -> np.ndarray:
     return np.asarray(data, dtype=np.float64)[:, :3]
 
 
-def chamfer(a: np.ndarray, b: np.ndarray) -> float:
-    """Symmetric mean nearest-neighbour distance between two point sets (cKDTree)."""
-    from scipy.spatial import cKDTree
-
-    return float(0.5 * (cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean()))
-
-
 def _sub(p: np.ndarray, n: int = 512) -> np.ndarray:
     return p if len(p) <= n else p[np.linspace(0, len(p) - 1, n).astype(int)]
 
@@ -106,7 +100,7 @@ def fingerprint_distances(a: Sequence[Sample], b: Sequence[Sample], modality: st
         for i in range(len(a)):
             diag = float(np.linalg.norm(pa[i].max(0) - pa[i].min(0))) or 1.0
             for j in np.argsort(d[i], kind="stable")[:c]:
-                out[i, j] = chamfer(pa[i], pb[j]) / diag
+                out[i, j] = 0.5 * chamfer(pa[i], pb[j], squared=False) / diag  # mean NN distance, either way
         return out
     raise InsufficientDataError(f"no fingerprint for modality '{modality}'")
 

@@ -88,15 +88,17 @@ def canonical(points: np.ndarray, n_points: int = N_POINTS, seed: int = 0) -> tu
     return q / (r if r > 0 else 1.0), idx
 
 
-def chamfer(a: np.ndarray, b: np.ndarray, tree_a=None, tree_b=None) -> float:
-    """Squared-L2 Chamfer distance with KD-trees."""
+def chamfer(a: np.ndarray, b: np.ndarray, tree_a=None, tree_b=None, squared: bool = True) -> float:
+    """Chamfer distance with KD-trees: mean nearest-neighbour distance from a to b plus from b to a,
+    of squared L2 distances (the point-cloud literature's default) or, ``squared=False``, of plain
+    ones (in the clouds' units, as near-duplicate thresholds want)."""
     from scipy.spatial import cKDTree
 
     ta = tree_a if tree_a is not None else cKDTree(a)
     tb = tree_b if tree_b is not None else cKDTree(b)
     da, _ = tb.query(a, k=1)
     db, _ = ta.query(b, k=1)
-    return float(np.mean(da ** 2) + np.mean(db ** 2))
+    return float(np.mean(da ** 2) + np.mean(db ** 2)) if squared else float(np.mean(da) + np.mean(db))
 
 
 def chamfer_brute(a: np.ndarray, b: np.ndarray) -> float:
