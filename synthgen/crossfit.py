@@ -148,12 +148,12 @@ def make_batches(generator, train: Dataset, counts: dict[str, int], seed: int, o
             out = {id(by_class[c][i]) for c, idx in test_idx.items() for i in idx}
             g = fresh(generator).fit(train.subset([s for s in train.samples if id(s) not in out]))
             fold_seed = derived_seed(seed, "crossfit", r, f)
+            held = {i for ids in test_ids.values() for i in ids}  # no parent from the fold, of any class
             samples = []
             for label in labels:
                 if not train_ids.get(label):
                     continue  # every real sample of the class is in this fold: nothing to derive from
                 n = min(opts.max_batch, max(1, math.ceil(counts[label] / k)))
-                held = set(test_ids.get(label, ()))
                 for s in g.generate(label, n, fold_seed):
                     leaked = held.intersection(s.provenance.parents)
                     if leaked:

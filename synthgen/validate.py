@@ -3,9 +3,12 @@
 A ``validation`` config names one or more feature spaces (``featurizers: {name: {_target_...}}``, or
 the single ``featurizer:`` of older configs, called ``default``) and the validators; a validator reads
 the space named by its ``features:`` key (the first space when absent).  Validators with
-``needs_samples = True`` (schema, duplicates) read the samples themselves.  Every real class is
-featurized (label agreement and class separation need them all), each dataset once, through the
-content-hash cache (``validation.cache_dir``; null turns it off).
+``needs_samples = True`` (schema, duplicates) read the samples themselves and look for copies among
+every real sample that may be a parent.  Validators with ``needs_folds = True`` (utility, cross-fitted
+label agreement) read the cross-fitting folds (:mod:`synthgen.crossfit`); in ``crossfit`` mode every
+other validator runs once per fold (batch made without the fold vs the fold) and the folds are
+combined.  Every real class is featurized, each dataset once, through the content-hash cache
+(``validation.cache_dir``; null turns it off).
 """
 from __future__ import annotations
 
