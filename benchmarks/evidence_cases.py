@@ -3,8 +3,8 @@ whose right verdict is known in advance (a perfect one and four broken ones).
 
 Every generator here is a :class:`synthgen.generators.base.BaseGenerator` subclass, so synthgen's own
 cross-fitting (:func:`synthgen.crossfit.make_batches`) drives it exactly like a shipped generator: for
-each fold it calls ``fit`` with the real data outside the fold and the generator derives only from
-that (a "copy" generator copies only what ``fit`` gave it).  The perfect generator is the exception
+each fold it rebuilds a fresh copy from ``get_params()`` and calls ``fit`` with the real data outside
+the fold, and the generator derives only from that (a "copy" generator copies only what ``fit`` gave it).  The perfect generator is the exception
 by design: it returns real samples of the class from a POOL that synthgen never sees (cut away from
 the dataset), with ``parents=()``.
 
@@ -171,7 +171,15 @@ class PoolGenerator(_CaseGenerator):
         self.pool = list(pool)
 
     def get_params(self) -> dict[str, Any]:
-        return {"modality": self.modality, "pool": [s.id for s in self.pool]}
+        # the constructor's arguments, so synthgen.crossfit.fresh can rebuild it for every fold
+        return {"pool": self.pool, "modality": self.modality}
+
+    @property
+    def config_digest(self) -> str:
+        from synthgen.config import digest
+
+        return digest({"_target_": self.target, "version": self.version, "modality": self.modality,
+                       "pool": [s.id for s in self.pool]})
 
     def fit(self, real) -> "PoolGenerator":
         self.real_ = real
@@ -274,14 +282,14 @@ def _copy(data: Any) -> Any:
 # --- a diagnostic: cross-fitting with whole groups per fold ----------------------------------------
 
 def grouped_batches(generator, train: Dataset, counts: dict[str, int], seed: int, opts, key: str):
-    """:func:`synthgen.crossfit.make_batches` with one change: the samples of a group (``meta[key]``,
+    """:func:`synthgen.crossfit.make_batches` (a fresh generator per fold) with one change: the samples of a group (``meta[key]``,
     e.g. the clouds of one CGAL shape) always fall in the same fold, so a fold's held-out samples
     never have a sibling among the parents.  synthgen's own folds split samples, not groups; this
     shows what its evidence says when near-duplicate siblings cannot leak across folds."""
     import dataclasses
     import math
 
-    from synthgen.crossfit import FoldBatch
+    from synthgen.crossfit import FoldBatch, fresh
 
     members = {c: [s for s in train.samples if s.label == c] for c in train.classes}
     members = {c: v for c, v in members.items() if v}
@@ -290,7 +298,8 @@ def grouped_batches(generator, train: Dataset, counts: dict[str, int], seed: int
     split_seed = seed if opts.seed is None else opts.seed
     labels = [c for c, n in counts.items() if n > 0]
     batches = []
-    for r in range(opts.repeats):
+    repeats = min(opts.repeats, getattr(generator, "crossfit_repeats", None) or opts.repeats)
+    for r in range(repeats):
         where: dict[str, dict[str, int]] = {}
         for c, gs in groups.items():
             rng = np.random.default_rng(derived_seed(split_seed, "bench-grouped-folds", r, c))
@@ -300,35 +309,17 @@ def grouped_batches(generator, train: Dataset, counts: dict[str, int], seed: int
             train_ids = {c: [s.id for s in v if where[c][s.id] != f] for c, v in members.items()}
             test_ids = {c: [s.id for s in v if where[c][s.id] == f] for c, v in members.items()}
             held = {i for ids in test_ids.values() for i in ids}
-            generator.fit(train.subset([s for s in train.samples if s.id not in held]))
+            g = fresh(generator).fit(train.subset([s for s in train.samples if s.id not in held]))
             fold_seed = derived_seed(seed, "crossfit", r, f)
             samples = []
             for label in labels:
                 if not train_ids.get(label):
                     continue
                 n = min(opts.max_batch, max(1, math.ceil(counts[label] / k)))
-                for s in generator.generate(label, n, fold_seed):
+                for s in g.generate(label, n, fold_seed):
                     assert not held.intersection(s.provenance.parents), "parent inside its own fold"
                     params = {**s.provenance.params, "crossfit": {"repeat": r, "fold": f, "k": k, "grouped": key}}
                     samples.append(dataclasses.replace(s, provenance=dataclasses.replace(s.provenance, params=params)))
             batches.append(FoldBatch(r, f, train_ids, test_ids, samples))
-    return batches, k
+    return batches, k, repeats
 
-
-def with_candidate_reset(gen: BaseGenerator) -> BaseGenerator:
-    """``gen`` whose every ``fit`` forgets :meth:`BaseGenerator.candidates`' per-class cache.
-
-    A diagnostic for a synthgen bug: ``TextNgram.fit`` (and ``TextAugment.fit``) do not reset the
-    ``_candidates`` cache that ``BaseGenerator.fit`` resets, so after the first fit on all real data
-    every cross-fitting refit keeps learning from the whole class, its held-out fold included, and
-    ``TextNgram`` reports no parents, so :func:`synthgen.crossfit.make_batches` cannot see the leak.
-    The class keeps the generator's module and name, so its sample ids and merge set are unchanged."""
-    base = type(gen)
-
-    def fit(self, real):
-        self.__dict__.pop("_candidates", None)
-        return base.fit(self, real)
-
-    cls = type(base.__name__, (base,), {"fit": fit, "__module__": base.__module__, "__qualname__": base.__qualname__})
-    gen.__class__ = cls
-    return gen

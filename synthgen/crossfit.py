@@ -136,7 +136,7 @@ def make_batches(generator, train: Dataset, counts: dict[str, int], seed: int, o
 
     by_class = _fold_members(train, opts, seed)
     repeats = min(opts.repeats, getattr(generator, "crossfit_repeats", None) or opts.repeats)
-    splits = make_folds(by_class, opts.folds, repeats, seed if opts.seed is None else opts.seed)
+    splits = make_folds(by_class, opts.folds, repeats, seed if opts.seed is None else opts.seed, groups=_groups(by_class))
     k = 1 + max(f for _, f, _, _ in splits)
     labels = [c for c, n in counts.items() if n > 0]
     batches = []
@@ -187,7 +187,7 @@ def batches_from_parents(train: Dataset, synthetic: list[Sample], opts: Evidence
     from synthgen.validators.crossfit import make_folds
 
     by_class = _fold_members(train, opts, seed)
-    splits = make_folds(by_class, opts.folds, opts.repeats, seed if opts.seed is None else opts.seed)
+    splits = make_folds(by_class, opts.folds, opts.repeats, seed if opts.seed is None else opts.seed, groups=_groups(by_class))
     k = 1 + max(f for _, f, _, _ in splits)
     batches = []
     for r, f, train_idx, test_idx in splits:
@@ -221,3 +221,11 @@ def _fold_members(train: Dataset, opts: EvidenceOptions, seed: int) -> dict[str,
         if members:
             out[c] = members
     return out
+
+
+def _groups(by_class: dict[str, list[Sample]]) -> dict[str, list[Any]] | None:
+    """Group keys for the folds: ``meta["group"]`` where a reader sets it (CGAL: the mesh file every
+    cloud of a shape was sampled from), so near-copies never sit on both sides of a fold."""
+    if not any((s.meta or {}).get("group") is not None for ss in by_class.values() for s in ss):
+        return None
+    return {c: [(s.meta or {}).get("group", s.id) for s in ss] for c, ss in by_class.items()}

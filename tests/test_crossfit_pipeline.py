@@ -108,3 +108,16 @@ def test_cross_fitted_verdict_is_the_same_for_seeds_0_to_4(tmp_path):
         assert gain["gain_ci"][0] <= gain["gain"] <= gain["gain_ci"][1]
     assert len(set(verdicts.values())) == 1, verdicts
     assert set(verdicts.values()) <= {"pass", "warn"}, "augmenting 15 eights helps a linear probe on held-out eights"
+
+
+def test_samples_of_one_group_stay_in_one_fold():
+    """Clouds sampled from one mesh (meta["group"]) are never split between parents and held-out."""
+    from synthgen.validators.crossfit import make_folds
+
+    groups = {"a": [f"mesh{i // 3}" for i in range(15)], "b": [f"m{i}" for i in range(9)]}
+    folds = make_folds({"a": 15, "b": 9}, 3, 2, seed=0, groups=groups)
+    for _r, _f, train, test in folds:
+        held = {groups["a"][i] for i in test["a"]}
+        assert held and not held & {groups["a"][i] for i in train["a"]}
+    with pytest.raises(ConfigError, match="group keys"):
+        make_folds({"a": 3}, 2, 1, 0, groups={"a": ["x"]})

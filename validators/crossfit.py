@@ -69,14 +69,15 @@ def _size(v: Any) -> int:
 
 def effective_k(sizes: dict[str, int], k: int) -> int:
     """The number of folds :func:`make_folds` uses: ``k`` clipped to the smallest class with at least
-    2 samples (so each such class has a test sample in every fold), never below 2."""
+    2 samples (or groups) so each such class has a test sample in every fold, never below 2."""
     if int(k) < 2:
         raise ConfigError(f"k: cross-fitting needs at least 2 folds, got {k}")
     multi = [n for n in sizes.values() if n >= 2]
     return max(2, min([int(k), *multi]))
 
 
-def make_folds(real: dict[str, Any], k: int, repeats: int, seed: int) -> list[FoldIndices]:
+def make_folds(real: dict[str, Any], k: int, repeats: int, seed: int,
+               groups: dict[str, Sequence[Any]] | None = None) -> list[FoldIndices]:
     """Stratified, repeated K-fold split of every class, on indices only.
 
     ``real`` maps each label to its samples (anything with a length; an int is read as the count).
@@ -88,21 +89,31 @@ def make_folds(real: dict[str, Any], k: int, repeats: int, seed: int) -> list[Fo
     is dealt the same way: its sample is tested in one fold and is a possible parent in the others,
     and the other folds hold none of it in ``test``.  Each class draws from its own generator seeded
     from (seed, repeat, label), so adding a class never reshuffles the others.  Index arrays are sorted.
+
+    ``groups`` (per label, one key per sample): samples sharing a key (several clouds sampled from one
+    mesh, crops of one photograph) are dealt together, so a fold's held-out samples never have a
+    near-copy among its parents; k is then clipped by the number of groups.
     """
     if int(repeats) < 1:
         raise ConfigError(f"repeats: need at least 1, got {repeats}")
     sizes = {str(c): _size(v) for c, v in real.items()}
-    kk = effective_k(sizes, k)
+    keys = {c: list(groups[c]) if groups and c in groups else list(range(n)) for c, n in sizes.items()}
+    for c, ks in keys.items():
+        if len(ks) != sizes[c]:
+            raise ConfigError(f"groups: class '{c}' has {len(ks)} group keys for {sizes[c]} samples")
+    units = {c: list(dict.fromkeys(ks)) for c, ks in keys.items()}  # distinct groups, first-seen order
+    kk = effective_k({c: len(u) for c, u in units.items()}, k)
     out: list[FoldIndices] = []
     for r in range(int(repeats)):
         assign = {}
-        for c, n in sizes.items():
+        for c, u in units.items():
             rng = np.random.default_rng(derived_seed(seed, "crossfit-folds", r, c))
-            perm = rng.permutation(n)
+            perm = rng.permutation(len(u))
             start = int(rng.integers(kk))
-            where = np.empty(n, dtype=int)
-            where[perm] = (start + np.arange(n)) % kk
-            assign[c] = where
+            where = np.empty(len(u), dtype=int)
+            where[perm] = (start + np.arange(len(u))) % kk
+            fold_of = {g: int(where[i]) for i, g in enumerate(u)}
+            assign[c] = np.array([fold_of[g] for g in keys[c]], dtype=int)
         for f in range(kk):
             train = {c: np.flatnonzero(a != f) for c, a in assign.items()}
             test = {c: np.flatnonzero(a == f) for c, a in assign.items()}

@@ -15,7 +15,8 @@ their surface, point sets are subsampled (with repeats only when they have fewer
 of a file is turned about z by a random angle.  Randomness comes from ``derived_seed(seed, path, k)``.
 ``normalize: true`` centres each cloud and scales it into the unit sphere (the featurizer's
 convention).  Copies of one shape are near-duplicates, so a real-versus-real split of such a class is
-optimistic; ``meta["shape"]`` names the source file for group-aware splits.
+optimistic; ``meta["shape"]`` (and ``meta["group"]``, which cross-fitting keeps in one fold) names the
+source file for group-aware splits.
 """
 from __future__ import annotations
 
@@ -157,6 +158,6 @@ def read_cgal(classes: dict[str, list[str]] | None = None, n_points: int = 2048,
                     pts, _, _ = normalize_unit_sphere(pts)
                 sid = f"cgal:{Path(f).name}#{k}"
                 samples.append(Sample(sid, pts.astype(np.float32), str(label), {}, modality="points",
-                                      meta={"file": f, "shape": f, "raw_points": int(len(v)) if t is None else None}))
+                                      meta={"file": f, "shape": f, "group": f, "raw_points": int(len(v)) if t is None else None}))
     return Dataset(samples, [str(c) for c in cls], f"{src} (CGAL data)", "cgal", "points", "classification",
                    {"files": {str(k): list(v) for k, v in cls.items()}})
