@@ -20,7 +20,7 @@ from synthgen.errors import DatasetError
 
 from .reader_datasets import FORMATS, build, read
 
-CASES_PER_FORMAT = 40
+CASES_PER_FORMAT = 200  # seeded truncations, byte flips and line edits per format
 POKE = b'0123456789-+.eE,:;"{}[]() \\/nNaIifu'
 
 
