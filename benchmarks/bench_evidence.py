@@ -45,7 +45,6 @@ from benchmarks import evidence_cases as EC  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 CASES = ("default", "real (pool)", *EC.BROKEN)
 QUICK = ("evidence.repeats=2",)  # --quick: fewer repeated splits
-DIAG_GROUPED = "folds by source shape (siblings never split)"
 
 
 def _log(msg: str) -> None:
@@ -54,18 +53,14 @@ def _log(msg: str) -> None:
 
 # --- one seed -------------------------------------------------------------------------------------
 
-def _judge(cfg, mod: EC.Modality, sp: EC.Split, gen, n: int, seed: int, opts, mode: str, grouped: bool = False) -> tuple[dict, list]:
-    """Generate the merge set and the cross-fitted batches as ``synthgen run`` does, validate, gate.
-    ``grouped``: the diagnostic folds of :func:`evidence_cases.grouped_batches` instead of synthgen's."""
+def _judge(cfg, mod: EC.Modality, sp: EC.Split, gen, n: int, seed: int, opts, mode: str) -> tuple[dict, list]:
+    """Generate the merge set and the cross-fitted batches as ``synthgen run`` does, validate, gate."""
     from synthgen.crossfit import make_batches
     from synthgen.validate import run_validation
 
     gen.fit(sp.train)
     synthetic = list(gen.generate(mod.rare, n, seed))
-    if grouped:
-        batches, _, _ = EC.grouped_batches(gen, sp.train, {mod.rare: n}, seed, opts, mod.group_by)
-    else:
-        batches, _, _ = make_batches(gen, sp.train, {mod.rare: n}, seed, opts, progress=False)
+    batches, _, _ = make_batches(gen, sp.train, {mod.rare: n}, seed, opts, progress=False)
     v = run_validation(cfg.validation, sp.train, synthetic, seed, [mod.rare], gate=cfg.gate, train=sp.train,
                        batches=batches, mode=mode)
     verdict = v.verdicts[mod.rare]
@@ -157,19 +152,9 @@ def run_modality(mod: EC.Modality, seeds: list[int], cache_dir: str, quick: bool
             if case == "default":
                 default_syn = syn
         row["utility"] = _utility(cfg, mod, sp, featurizer, default_syn, row["cases"]["default"]["admitted"], seed)
-        # diagnostics: what the evidence says with a synthgen problem worked around in the benchmark
-        row["diagnostics"] = {}
-        t = time.perf_counter()
-        if mod.group_by:
-            # the two cases the grouping can change the answer for (every broken case was refused either way)
-            row["diagnostics"][DIAG_GROUPED] = {case: _judge(cfg, mod, sp, gen, n, seed, opts, mode, grouped=True)[0]
-                                                for case, gen in gens().items() if case in ("default", "real (pool)")}
-        row["seconds"]["diagnostics"] = round(time.perf_counter() - t, 2)
         row["seconds"]["total"] = round(time.perf_counter() - t0, 2)
         per_seed.append(row)
         short = "  ".join(f"{c}: {'A' if row['cases'][c]['admitted'] else 'R'}" for c in CASES)
-        for variant, cs in row["diagnostics"].items():
-            short += f"  | {variant.split(' (')[0]}: " + " ".join(f"{c}: {'A' if v['admitted'] else 'R'}" for c, v in cs.items())
         _log(f"  [{mod.name}] seed {seed:>3}  {row['seconds']['total']:6.1f}s  (A admitted, R refused)  {short}")
     return {"modality": mod.name, "dataset": mod.overrides[0], "rare": mod.rare, "donor": mod.donor, "keep": EC.KEEP,
             "classes": list(full.classes), "counts": full.counts(), "evidence": {"folds": opts.folds, "repeats": opts.repeats,
@@ -225,16 +210,6 @@ def summarize(res: dict) -> dict:
         util[arm] = {k: _ci([s["utility"][arm][k] for s in seeds]) for k in ("rare_recall", "others_macro_recall")}
     out["utility"] = util
     out["agreement"] = _agreement(seeds, [s["cases"]["default"]["admitted"] for s in seeds])
-    diag: dict[str, Any] = {}
-    for variant in dict.fromkeys(v for s in seeds for v in s.get("diagnostics", {})):
-        rows = [s for s in seeds if variant in s["diagnostics"]]
-        cases = list(dict.fromkeys(c for s in rows for c in s["diagnostics"][variant]))
-        diag[variant] = {"cases": {c: _cases([s["diagnostics"][variant][c] for s in rows]) for c in cases}}
-        if "default" in cases:
-            diag[variant]["agreement"] = _agreement(rows, [s["diagnostics"][variant]["default"]["admitted"] for s in rows])
-            gains = [s["diagnostics"][variant]["default"]["gate_utility"] for s in rows]
-            diag[variant]["default_gate_gain"] = _ci([g["gain"] for g in gains if g and g.get("gain") is not None] or [float("nan")])
-    out["diagnostics"] = diag
     gains = [s["cases"]["default"]["gate_utility"] for s in seeds]
     out["default_gate_gain"] = _ci([g["gain"] for g in gains if g and g.get("gain") is not None] or [float("nan")])
     out["seconds_per_seed"] = float(np.mean([s["seconds"]["total"] for s in seeds]))
@@ -300,23 +275,6 @@ def tables(results: dict[str, dict], sums: dict[str, dict]) -> str:
         held = [r["utility"]["+ forced"]["rare_recall"] - r["utility"]["real-only"]["rare_recall"] for r in results[m]["seeds"]]
         g, h = s["default_gate_gain"], _ci(held)
         L.append(f"| {m} | {g[0]:+.3f} [{g[1]:+.3f}, {g[2]:+.3f}] | {h[0]:+.3f} [{h[1]:+.3f}, {h[2]:+.3f}] |")
-    diag = [(m, v, d) for m in mods for v, d in sums[m]["diagnostics"].items()]
-    if diag:
-        L.append("\n### 5. Diagnostics: the same gate with a synthgen problem worked around inside the benchmark\n")
-        L.append("Not synthgen's behaviour; what its evidence says once the problem named in the first column is removed "
-                 "(see the report for the diagnosis).\n")
-        L.append("| modality | workaround | case | admitted | refused by | gate gain (default) | agreement (default) |")
-        L.append("|---|---|---|---|---|---|---|")
-        for m, v, d in diag:
-            for case, c in d["cases"].items():
-                extra_g = extra_a = ""
-                if case == "default" and "agreement" in d:
-                    g, a = d["default_gate_gain"], d["agreement"]
-                    extra_g = f"{g[0]:+.3f} [{g[1]:+.3f}, {g[2]:+.3f}]"
-                    extra_a = (f"admitted {a['admitted']}: raised held-out recall in {a['admitted_raised_vs_real']}; refused "
-                               f"{a['refused']}: would not have raised it in {a['refused_not_helped_vs_real']}")
-                L.append(f"| {m} | {v} | {case} | {c['admitted']}/{c['n']} | {_caught(c) if c['refused'] else '-'} | "
-                         f"{extra_g} | {extra_a} |")
     L.append("\n### Runtime\n")
     L.append("| modality | seconds per seed (6 gate runs + utility) | total |")
     L.append("|---|---|---|")
