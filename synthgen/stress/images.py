@@ -37,8 +37,8 @@ CV = ("numpy", "scipy", "opencv-python-headless")
 
 # --- helpers ------------------------------------------------------------------------------------
 
-def _float_rgb(img: np.ndarray) -> tuple[np.ndarray, int]:
-    """uint8 HxW[xC] -> float32 HxWx3 in [0, 1] and the original channel count."""
+def _float_rgb(img: np.ndarray, dtype=np.float32) -> tuple[np.ndarray, int]:
+    """uint8 HxW[xC] -> float32 (or ``dtype``) HxWx3 in [0, 1] and the original channel count."""
     a = np.asarray(img)
     if a.ndim == 2:
         a = a[:, :, None]
@@ -49,7 +49,7 @@ def _float_rgb(img: np.ndarray) -> tuple[np.ndarray, int]:
         a = a[:, :, :3]
     elif c != 3:
         raise ValueError(f"images must have 1, 3 or 4 channels, got {c}")
-    return a.astype(np.float32) / 255.0, c
+    return a.astype(dtype) / 255.0, c
 
 
 def _to_uint8(x: np.ndarray, like: np.ndarray, channels: int) -> np.ndarray:
@@ -263,12 +263,17 @@ def defocus_blur(img, ann, severity, rng, reference_size: float = REFERENCE_SIZE
 
 @register("image", "blur", "imagenet-c", libraries=CV, table={"sigma, max_delta, iterations": GLASS})
 def glass_blur(img, ann, severity, rng, reference_size: float = REFERENCE_SIZE, **_):
-    """Blur, shuffle each pixel with a random neighbour within ``max_delta`` (sequentially, as the paper), blur."""
-    x, ch = _float_rgb(img)
+    """Blur, move pixels from random neighbours within ``max_delta`` (sequentially), blur: as ImageNet-C.
+
+    Byte-identical to the reference ``glass_blur`` given the same draws (tests/test_stress_reference.py):
+    float64 blur truncated to uint8, then for each pixel from the bottom-right ``x[h, w] = x[h', w']``
+    -- the reference's tuple "swap" of NumPy views only copies -- then a float64 blur of the uint8 image.
+    """
+    x, ch = _float_rgb(img, np.float64)
     sigma, delta, iterations = GLASS[severity - 1]
     k = _k(img, reference_size)
     sigma, delta = sigma * k, max(1, int(round(delta * k)))
-    x = _gaussian(x, sigma)
+    x = (_gaussian(x, sigma) * 255).astype(np.uint8)  # np.uint8(gaussian(x / 255.) * 255): truncates
     h, w = x.shape[:2]
     perm = list(range(h * w))
     hs = range(h - delta, delta, -1)
@@ -283,10 +288,9 @@ def glass_blur(img, ann, severity, rng, reference_size: float = REFERENCE_SIZE, 
                 for ww in ws:
                     dx, dy = dd[j]
                     j += 1
-                    a, b = hh * w + ww, (hh + dy) * w + (ww + dx)
-                    perm[a], perm[b] = perm[b], perm[a]
+                    perm[hh * w + ww] = perm[(hh + dy) * w + (ww + dx)]  # a copy, not a swap
     x = x.reshape(h * w, 3)[np.asarray(perm)].reshape(h, w, 3)
-    out = _gaussian(x, sigma)
+    out = _gaussian(x / 255.0, sigma)
     return _to_uint8(np.clip(out, 0, 1), img, ch), ann, {"sigma": sigma, "max_delta": delta, "iterations": iterations}
 
 
@@ -418,7 +422,7 @@ ELASTIC = ((244 * 2, 244 * 0.7, 244 * 0.1), (244 * 2, 244 * 0.08, 244 * 0.2), (2
            (244 * 0.07, 244 * 0.01, 244 * 0.02), (244 * 0.12, 244 * 0.01, 244 * 0.02))
 PIXELATE = (0.6, 0.5, 0.4, 0.3, 0.25)
 JPEG = (25, 18, 15, 10, 7)
-SATURATE = ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0))
+SATURATE = ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2))
 
 
 @register("image", "digital", "imagenet-c", table={"factor": CONTRAST})
@@ -546,11 +550,16 @@ def jpeg_compression(img, ann, severity, rng, **_):
     return _to_uint8(out, img, ch), ann, {"quality": q}
 
 
-@register("image", "digital", "imagenet-c-holdout", libraries=CV, table={"saturation scale, shift": SATURATE})
+@register("image", "digital", "imagenet-c-holdout", libraries=("numpy", "scikit-image"), table={"saturation scale, shift": SATURATE})
 def saturate(img, ann, severity, rng, **_):
-    x, ch = _float_rgb(img)
+    """Scale and shift HSV saturation in float64 with scikit-image's HSV, as ImageNet-C (byte-identical)."""
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    x, ch = _float_rgb(img, np.float64)
     a, b = SATURATE[severity - 1]
-    return _to_uint8(np.clip(_hsv_edit(x, 1, a, b), 0, 1), img, ch), ann, {"scale": a, "shift": b}
+    hsv = rgb2hsv(x)
+    hsv[:, :, 1] = np.clip(hsv[:, :, 1] * a + b, 0, 1)
+    return _to_uint8(np.clip(hsv2rgb(hsv), 0, 1), img, ch), ann, {"scale": a, "shift": b}
 
 
 # --- edge cases (not ImageNet-C) ----------------------------------------------------------------
