@@ -6,7 +6,9 @@ Recognition Against Common Corruptions" (ModelNet40-C, 2022), with their per-sev
 
 Both benchmarks define their parameters on clouds normalised to the unit sphere with 1,024 points.
 Here each cloud is centred and scaled to the unit sphere, corrupted, and mapped back to its own frame;
-point counts (points dropped, added or displaced) scale with ``N / 1024``.
+point counts (points dropped, added or displaced) scale with ``N / 1024``.  Where ModelNet40-C
+re-normalises after corrupting (``background_noise``, ``impulse_noise``, ``upsampling``, ``shear``), it
+uses its own ``normalize`` (bounding box centred, longest side 2; ``_box``), reproduced here exactly.
 
 Per-point annotations follow the points: every corruption returns, for each output point, the
 index of the input point it came from, or -1 for a point that did not exist (added noise).  Arrays
@@ -41,8 +43,24 @@ def _normalise(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def _unit(p: np.ndarray) -> np.ndarray:
-    """ModelNet40-C's ``normalize``: centre and scale to the unit sphere."""
+    """Centre on the centroid and scale to the unit sphere."""
     q, _, _ = _normalise(p)
+    return q
+
+
+def _box(p: np.ndarray) -> np.ndarray:
+    """ModelNet40-C's ``normalize`` (data/util.py): centre the bounding box, scale its longest side to 2.
+
+    Computed in float32 on a float32 copy, as the reference does (it casts the corrupted cloud to
+    float32 before normalising).
+    """
+    q = np.array(p, dtype=np.float32)
+    if not len(q):
+        return q
+    q -= (q.max(axis=0) + q.min(axis=0)) / 2
+    side = float((q.max(axis=0) - q.min(axis=0)).max())
+    if side > 0:
+        q *= np.float32(2.0 / side)
     return q
 
 
@@ -207,7 +225,7 @@ def background_noise(points, ann, severity, rng, **_):
     n = len(q) // M40_BACKGROUND[severity - 1]
     added = rng.uniform(-1, 1, (n, 3))
     src = np.concatenate([np.arange(len(q)), -np.ones(n, dtype=np.int64)])
-    return _finish(points, ann, _unit(np.concatenate([q, added])) if n else q, src, c, r, {"added": n})
+    return _finish(points, ann, _box(np.concatenate([q, added])), src, c, r, {"added": n})
 
 
 @register("points", "noise", "modelnet40-c", table={"points displaced": [f"N//{c}" for c in M40_IMPULSE]})
@@ -218,7 +236,7 @@ def impulse_noise(points, ann, severity, rng, **_):
     idx = rng.choice(len(q), n, replace=False)
     q = q.copy()
     q[idx] += rng.choice([-1.0, 1.0], size=(n, 3)) * 0.1
-    return _finish(points, ann, _unit(q), np.arange(len(q)), c, r, {"displaced": int(n)})
+    return _finish(points, ann, _box(q), np.arange(len(q)), c, r, {"displaced": int(n)})
 
 
 @register("points", "density", "modelnet40-c", table={"points added": [f"N//{c}" for c in M40_UPSAMPLING]})
@@ -229,16 +247,17 @@ def upsampling(points, ann, severity, rng, **_):
     idx = rng.choice(len(q), n, replace=False)
     add = q[idx] + rng.uniform(-0.05, 0.05, (n, 3))
     src = np.concatenate([np.arange(len(q)), idx])
-    return _finish(points, ann, _unit(np.concatenate([q, add])), src, c, r, {"added": int(n)})
+    return _finish(points, ann, _box(np.concatenate([q, add])), src, c, r, {"added": int(n)})
 
 
 @register("points", "transform", "modelnet40-c", geometric=True, table={"shear factor": M40_SHEAR})
 def shear(points, ann, severity, rng, **_):
     q, c, r = _normalise(points)
     s = M40_SHEAR[severity - 1]
-    b, d, e, f = (float(rng.uniform(s - 0.05, s + 0.05) * rng.choice([-1, 1])) for _ in range(4))
+    # the reference draws six factors (a, b, d, e, f, g) and uses b, d, e, f: draw the same sequence
+    _, b, d, e, f, _ = (float(rng.uniform(s - 0.05, s + 0.05) * rng.choice([-1, 1])) for _ in range(6))
     m = np.array([[1, 0, b], [d, 1, e], [f, 0, 1]])
-    return _finish(points, ann, _unit(q @ m), np.arange(len(q)), c, r, {"matrix": m.tolist()})
+    return _finish(points, ann, _box(q @ m), np.arange(len(q)), c, r, {"matrix": m.tolist()})
 
 
 def _bernstein(n: int, t: np.ndarray) -> np.ndarray:
