@@ -102,7 +102,7 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
     return validators, which
 
 
-def _fold_views(f, batches: list[Any], train_order: list[Sample], T: np.ndarray, B: np.ndarray, width: int) -> list[Any]:
+def _fold_views(batches: list[Any], train_order: list[Sample], T: np.ndarray, B: np.ndarray, width: int) -> list[Any]:
     """Per (repeat, fold): real rows outside / inside the fold and the rows of its validation batch."""
     from synthgen.validators.crossfit import Fold
 
@@ -177,7 +177,7 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
         if batches:
             T = R if train is reference else cache.transform(f, train_order, f"{name}/train")
             B = cache.transform(f, batch_order, f"{name}/crossfit") if batch_order else np.zeros((0, len(names)))
-            v.folds = _fold_views(f, batches, train_order if train is not reference else real_order, T, B, len(names))
+            v.folds = _fold_views(batches, train_order, T, B, len(names))
         views[name] = v
     dropped: list[dict[str, Any]] = []
     if policy.filter["enabled"]:

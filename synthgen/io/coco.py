@@ -15,10 +15,10 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import (atomic_dir, check_label, dumps, inside_root, loads, malformed, mask_to_rle, polygons_to_mask, read_image,
+from .common import (atomic_dir, check_label, dumps, loads, malformed, mask_to_rle, polygons_to_mask, read_image,
                      read_text, rle_to_mask, safe_name, sample_bytes, sample_stem, sha256_bytes)
 from .manifest import CORE_KEYS, MANIFEST, provenance_of, read_manifest, record, write_manifest
-from .paths import safe_join
+from .paths import inside_root, safe_join
 
 ANNOTATIONS = "annotations.json"
 

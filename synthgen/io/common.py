@@ -276,35 +276,6 @@ def check_label(label: Any, where: str) -> str:
     return text
 
 
-def inside_root(root: str | Path, path: str | Path, follow_symlinks: bool = False) -> Path:
-    """``path`` when it lies inside the dataset folder ``root``, else a DatasetError naming it.
-
-    A name taken from the data (``..``, an absolute path) may never leave ``root``; a symbolic link
-    that leads out of it is refused unless ``follow_symlinks``, so a link cannot smuggle files from
-    elsewhere on the machine into a training set.
-    """
-    root, path = Path(root), Path(path)
-    base = os.path.abspath(root)
-    try:
-        lexical = os.path.abspath(path)
-        real_base = os.path.realpath(root)
-        real = os.path.realpath(path)
-    except ValueError:  # an embedded NUL byte
-        raise DatasetError(f"{path!r}: not a valid file name") from None
-    if os.path.commonpath([base, lexical]) != base:
-        raise DatasetError(f"{path}: lies outside the dataset folder {root}")
-    if follow_symlinks or os.path.commonpath([real_base, real]) == real_base:
-        return path
-    link, cur = path, Path(root)
-    for part in Path(os.path.relpath(lexical, base)).parts:
-        cur = cur / part
-        if cur.is_symlink() and os.path.commonpath([real_base, os.path.realpath(cur)]) != real_base:
-            link = cur
-            break
-    raise DatasetError(f"{link}: symbolic link to {os.path.realpath(link)} leads outside the dataset folder {root} "
-                       "(set follow_symlinks=true to read it)")
-
-
 # --- atomic folders -----------------------------------------------------------------------------
 
 @contextlib.contextmanager

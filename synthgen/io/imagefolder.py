@@ -8,10 +8,10 @@ from typing import Iterable
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import (IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, check_label, dumps, inside_root, read_image, sample_bytes,
+from .common import (IMAGE_EXTENSIONS, annotations_from_json, atomic_dir, check_label, dumps, read_image, sample_bytes,
                      sample_stem, sha256_bytes, unique_path)
 from .manifest import CORE_KEYS, MANIFEST, parse_record, provenance_of, read_manifest, record, sample_from_record
-from .paths import class_dir, class_dirs, safe_join
+from .paths import class_dir, class_dirs, inside_root, safe_join
 
 
 class LazyImageSample(Sample):

@@ -20,7 +20,8 @@ from typing import Any, Iterable
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, check_label, dumps, inside_root, loads, read_text, sha256_bytes
+from .common import atomic_dir, check_label, dumps, loads, read_text, sha256_bytes
+from .paths import inside_root
 from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
 
 DATA = "data.jsonl"

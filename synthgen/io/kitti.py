@@ -35,7 +35,8 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, inside_root, malformed, read_text, sha256_bytes
+from .common import atomic_dir, malformed, read_text, sha256_bytes
+from .paths import inside_root
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
 from .ply import check_finite, check_points, join_annotations, summary_annotations
 

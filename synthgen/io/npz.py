@@ -26,7 +26,8 @@ from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
 from ..seeding import derived_seed
-from .common import atomic_dir, check_label, inside_root, malformed, sha256_bytes
+from .common import atomic_dir, check_label, malformed, sha256_bytes
+from .paths import inside_root
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
 from .ply import check_finite, check_points, join_annotations, summary_annotations
 

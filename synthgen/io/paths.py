@@ -1,10 +1,13 @@
-"""Path safety for writers: a folder name per class label, and joins that cannot leave their root.
+"""Path safety, the one layer every reader and writer uses: a folder name per class label, joins that
+cannot leave their root, and reads that stay inside the dataset.
 
 Class names and sample ids come from data (COCO category names, manifest labels, KITTI object
 types), so a label such as ``../../x``, ``/etc/x`` or ``a\\x00b`` must never become a path outside the
 dataset folder.  Writers name class folders with :func:`class_dirs` (or :func:`class_dir` for a label
 first met while streaming) and build every final path with :func:`safe_join`.  The exact label stays
-in ``manifest.jsonl``; folder names are only names.
+in ``manifest.jsonl``; folder names are only names.  Readers check every file they open with
+:func:`inside_root`, which refuses names that leave the dataset and symbolic links out of it
+(unless ``follow_symlinks``).
 """
 from __future__ import annotations
 
@@ -85,3 +88,32 @@ def safe_join(root: str | os.PathLike, *parts: str | os.PathLike) -> Path:
     if path == base or os.path.commonpath([base, path]) != base:
         raise DatasetError(f"{joined!r}: resolves to {path!r}, which is not inside {base!r}")
     return Path(path)
+
+
+def inside_root(root: str | Path, path: str | Path, follow_symlinks: bool = False) -> Path:
+    """``path`` when it lies inside the dataset folder ``root``, else a DatasetError naming it.
+
+    A name taken from the data (``..``, an absolute path) may never leave ``root``; a symbolic link
+    that leads out of it is refused unless ``follow_symlinks``, so a link cannot smuggle files from
+    elsewhere on the machine into a training set.
+    """
+    root, path = Path(root), Path(path)
+    base = os.path.abspath(root)
+    try:
+        lexical = os.path.abspath(path)
+        real_base = os.path.realpath(root)
+        real = os.path.realpath(path)
+    except ValueError:  # an embedded NUL byte
+        raise DatasetError(f"{path!r}: not a valid file name") from None
+    if os.path.commonpath([base, lexical]) != base:
+        raise DatasetError(f"{path}: lies outside the dataset folder {root}")
+    if follow_symlinks or os.path.commonpath([real_base, real]) == real_base:
+        return path
+    link, cur = path, Path(root)
+    for part in Path(os.path.relpath(lexical, base)).parts:
+        cur = cur / part
+        if cur.is_symlink() and os.path.commonpath([real_base, os.path.realpath(cur)]) != real_base:
+            link = cur
+            break
+    raise DatasetError(f"{link}: symbolic link to {os.path.realpath(link)} leads outside the dataset folder {root} "
+                       "(set follow_symlinks=true to read it)")

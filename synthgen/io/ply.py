@@ -22,9 +22,9 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import atomic_dir, check_label, inside_root, malformed, sample_stem, sha256_file, unique_path
+from .common import atomic_dir, check_label, malformed, sample_stem, sha256_file, unique_path
 from .manifest import MANIFEST, read_manifest, record, sample_from_record, write_manifest
-from .paths import class_dir, class_dirs, safe_join
+from .paths import class_dir, class_dirs, inside_root, safe_join
 
 PER_POINT = ("point_labels", "instance_ids", "normals", "intensity")
 

@@ -24,10 +24,10 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import DatasetError
 from ..sample import Sample
-from .common import (IMAGE_EXTENSIONS, atomic_dir, check_label, inside_root, malformed, mask_to_bbox, read_image, read_text,
+from .common import (IMAGE_EXTENSIONS, atomic_dir, check_label, malformed, mask_to_bbox, read_image, read_text,
                      sample_bytes, sample_stem, sha256_bytes)
 from .manifest import MANIFEST, provenance_of, read_manifest, record, write_manifest
-from .paths import safe_join
+from .paths import inside_root, safe_join
 
 DATA_YAML = "data.yaml"
 
