@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-COMMANDS = ("run", "plan", "validate", "merge", "collect", "stress", "evaluate")
+from .commands import COMMANDS  # the command list, written once
 CONFIG_MODULE = "synthgen.conf"
 
 # Hydra flags that take a value (the value is not an override)
@@ -162,7 +162,7 @@ def _make_app(command: str):
 
         from .errors import SynthgenError
         from .options import check_options
-        from .pipeline import get_job
+        from .commands import get_job
 
         out_dir = Path(HydraConfig.get().runtime.output_dir)
         before = _PREEXISTING.get(str(out_dir.resolve()), set())

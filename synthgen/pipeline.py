@@ -403,25 +403,3 @@ def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
                     lock_timeout=float(m.get("lock_timeout", 60)))
     _print_merge(res)
     return {"merge": res}
-
-
-JOBS: dict[str, Any] = {
-    "run": run_job,
-    "plan": plan_job,
-    "validate": validate_job,
-    "merge": merge_job,
-    "collect": collect_job,
-    # later commands live in their own modules, imported when used
-    "stress": "synthgen.stress:stress_job",
-    "evaluate": "synthgen.evaluate:evaluate_job",
-}
-
-
-def get_job(command: str):
-    job = JOBS[command]
-    if isinstance(job, str):
-        import importlib
-
-        mod, fn = job.split(":")
-        job = getattr(importlib.import_module(mod), fn)
-    return job
