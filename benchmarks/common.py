@@ -1,4 +1,4 @@
-"""Helpers for side-by-side benchmarks: best-of-N wall time, ratio lines."""
+"""Helpers for side-by-side benchmarks: best-of-N and median timings, ratio lines."""
 from __future__ import annotations
 
 import os
@@ -26,3 +26,16 @@ def best_of(fn, repeat: int = 3, clock=time.process_time) -> float:
 def ratio_line(name: str, ours: float, ref: float, unit: str = "s", goal: str = "") -> str:
     """One printed result: both timings and ours/ref (below 1 = faster than the reference)."""
     return f"{name:<48} ours {ours:9.4f}{unit}  reference {ref:9.4f}{unit}  ratio ours/ref {ours / ref:7.3f}  {goal}"
+
+
+def median_of(fn, repeat: int = 3, clock=time.process_time) -> tuple[float, object]:
+    """Median time of ``repeat`` calls (seconds) and the last result.  Medians, not best-of: a ratio
+    of medians is what a user sees on a typical run."""
+    import statistics
+
+    times, out = [], None
+    for _ in range(repeat):
+        t = clock()
+        out = fn()
+        times.append(clock() - t)
+    return statistics.median(times), out

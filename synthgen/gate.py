@@ -252,6 +252,7 @@ def filter_samples(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray]
     real samples (fewer than k + 2) are not filtered; that is noted in the records' stead.
     """
     from synthgen.validators.distribution import prepare
+    from synthgen.validators.pairwise import pooled
     from synthgen.validators.stats import knn
 
     k = int(options.get("k", 5))
@@ -270,12 +271,20 @@ def filter_samples(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray]
                 if content_hash(s) in rh:
                     reasons[i].append("exact copy of a real sample")
         if len(x) >= k + 2 and len(y):
-            xs, ys = prepare(x, y, options.get("max_dim", 64))
-            r1 = knn(xs, xs, 1, exclude_self=True)[0][:, 0]
-            rk = knn(xs, xs, k, exclude_self=True)[0][:, -1]
+            pool = pooled(x, y, options.get("max_dim", 64))  # the validators' shared distance matrix
+            if pool is not None:
+                ix, iy = np.arange(len(x)), len(x) + np.arange(len(y))
+                rn = pool.knn(ix, ix, k, exclude_self=True)[0]
+                r1, rk = rn[:, 0], rn[:, -1]
+                d1, i1 = pool.knn(iy, ix, 1)
+                dens = (pool.block(iy, ix) < rk[None, :]).sum(1) / k
+            else:
+                xs, ys = prepare(x, y, options.get("max_dim", 64))
+                r1 = knn(xs, xs, 1, exclude_self=True)[0][:, 0]
+                rk = knn(xs, xs, k, exclude_self=True)[0][:, -1]
+                d1, i1 = knn(ys, xs, 1)
+                dens = _density(ys, xs, rk) / k
             far = float(np.quantile(r1, options.get("far_quantile", 0.99)) * options.get("far_slack", 1.0))
-            d1, i1 = knn(ys, xs, 1)
-            dens = _density(ys, xs, rk) / k
             for i in range(len(y)):
                 extra[i] = {"nearest_real": real_ids[label][int(i1[i, 0])] if real_ids else int(i1[i, 0]),
                             "nearest_distance": float(d1[i, 0]), "far_threshold": far, "density": float(dens[i])}

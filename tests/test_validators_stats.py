@@ -21,7 +21,7 @@ def test_ks_matches_scipy_with_ties(gauss):
     y[:25, 0] = 0.0
     x[:, 1] = np.round(x[:, 1])
     y[:, 1] = np.round(y[:, 1])
-    d, p = S.ks_test(x, y)
+    d, p = S.ks_test(x, y, method="asymp")
     for j in range(x.shape[1]):
         ref = ks_2samp(x[:, j], y[:, j], method="asymp")
         assert d[j] == pytest.approx(ref.statistic, abs=1e-12)

@@ -419,7 +419,7 @@ class UtilityValidator:
         if reasons:
             details["why"] = "; ".join(reasons)
         return ClassResult(c, PASS if passed else FAIL, statistic=judged, score=score, p_value=float(p), threshold=self.min_gain,
-                           passed=passed, n_real=int(n_real), n_synthetic=int(n_syn),
+                           n_real=int(n_real), n_synthetic=int(n_syn),
                            baseline={"recall_real_only": float(A.mean()), "oversampling_gain": float((O - A).mean())},
                            details=details)
 
@@ -584,7 +584,7 @@ class CrossFitLabelValidator:
             a = (1 - self.quantile)
             per[c] = ClassResult(
                 c, PASS if cal["passed"] else FAIL, statistic=rate, score=cal["score"], threshold=cal["threshold"],
-                passed=cal["passed"], n_real=n_real[c], n_synthetic=n_syn_total,
+                n_real=n_real[c], n_synthetic=n_syn_total,
                 baseline={**cal["baseline"], "real_accuracy": real_acc, "real_judged": int(len(yr))},
                 details={"agreement": rate, "agreement_ci": [float(np.quantile(boot_s, a / 2)), float(np.quantile(boot_s, 1 - a / 2))],
                          "real_accuracy": real_acc, "predicted_as": dict(sorted(pred_as[c].items())),

@@ -17,7 +17,15 @@ from synthgen.errors import InsufficientDataError
 from synthgen.seeding import derived_seed
 
 from .result import FAIL, INCOMPUTABLE, PASS, ClassResult, ValidationResult
-from .stats import benjamini_hochberg, ks_pvalues, ks_statistic, mmd_permutation, rbf_kernel, wasserstein_cols
+from .stats import (
+    benjamini_hochberg,
+    kernel_quad_forms,
+    ks_statistic,
+    ks_test,
+    permutation_p,
+    permutation_weights,
+    wasserstein_cols,
+)
 
 
 class CalibratedValidator:
@@ -85,7 +93,7 @@ class CalibratedValidator:
         score = float(np.clip(1.0 - 0.5 * (stat - m0) / (t - m0), 0.0, 1.0))
         passed = stat <= t
         return ClassResult(
-            label, PASS if passed else FAIL, statistic=stat, score=score, threshold=float(t), passed=bool(passed),
+            label, PASS if passed else FAIL, statistic=stat, score=score, threshold=float(t),
             n_real=n_real, n_synthetic=n_syn,
             baseline={"median": m0, f"q{int(round(self.quantile * 100))}": q, "max": float(np.max(baseline)),
                       "n_bootstrap": self.n_bootstrap},
@@ -121,8 +129,7 @@ class KSValidator(CalibratedValidator):
             base.append(ks_statistic(x[a], x[b]))
             obs.append(ks_statistic(x[a], y[s]))
         base, obs = np.array(base), np.array(obs)
-        d_full = ks_statistic(x, y)
-        p = ks_pvalues(x, y)
+        d_full, p = ks_test(x, y)
         qv = benjamini_hochberg(p)
         sd = x.std(axis=0)
         w = wasserstein_cols(x, y) / np.where(sd > 0, sd, 1.0)
@@ -158,7 +165,6 @@ class MMDValidator(CalibratedValidator):
         self._check_sizes(label, x, y)
         xs, ys = _standardise(x, y)
         n, m = len(xs), len(ys)
-        K, bw = rbf_kernel(np.vstack([xs, ys]))
         cols_b, cols_o = [], []
         for a, b, s in self._splits(n, m, rng):
             wb = np.zeros(n + m)
@@ -169,13 +175,15 @@ class MMDValidator(CalibratedValidator):
             wo[n + s] = -1.0 / len(s)
             cols_b.append(wb)
             cols_o.append(wo)
-        W = np.stack(cols_b + cols_o, axis=1)
-        vals = np.einsum("ip,ip->p", W, K @ W)
-        base, obs = vals[: len(cols_b)], vals[len(cols_b):]
-        perm = mmd_permutation(xs, ys, self.n_permutations, rng, bandwidth=bw)
-        return self._verdict(label, obs, base, n, m, p_value=perm["p_value"],
-                             details={"mmd2_full": perm["mmd2"], "bandwidth": bw, "n_permutations": self.n_permutations,
-                                      "kernel": "rbf"})
+        # calibration splits, the observed split and every permutation: columns of one weight
+        # matrix, one kernel pass (float32 products, float64 sums; stats.kernel_quad_forms)
+        W = np.hstack([np.stack(cols_b + cols_o, axis=1), permutation_weights(n, m, self.n_permutations, rng)])
+        q = kernel_quad_forms(xs, ys, W)
+        vals, nb = q["rbf"], 2 * len(cols_b)
+        base, obs = vals[: len(cols_b)], vals[len(cols_b):nb]
+        return self._verdict(label, obs, base, n, m, p_value=permutation_p(vals[nb:], np.float32),
+                             details={"mmd2_full": float(vals[nb]), "bandwidth": q["bandwidth"],
+                                      "n_permutations": self.n_permutations, "kernel": "rbf"})
 
 
 # --- generic multi-metric calibration ------------------------------------------------------------
@@ -247,14 +255,26 @@ class MetricValidator(CalibratedValidator):
     def _prepare(self, label: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return prepare(x, y, self.max_dim)
 
+    def _pool(self, label: str, x: np.ndarray, y: np.ndarray):
+        """A shared ``pairwise.Pooled`` (prepared features and their distance matrix) for validators
+        whose metrics are distances between rows (``pooled_metrics``), else None."""
+        return None
+
+    def pooled_metrics(self, pool, a: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        """``metrics`` from the shared distance matrix; ``a``, ``other``: pooled row indices."""
+        raise NotImplementedError
+
     def _validate_class(self, label, x, y, names, rng):
         self._check_sizes(label, x, y)
-        xs, ys = self._prepare(label, x, y)
+        pool = self._pool(label, x, y)
+        xs, ys = (pool.xs, pool.ys) if pool is not None else self._prepare(label, x, y)
         base = {k: [] for k in self.metrics_spec}
         obs = {k: [] for k in self.metrics_spec}
         for a, b, s in self._splits(len(xs), len(ys), rng):
-            mb = self.metrics(xs[a], xs[b], rng)
-            mo = self.metrics(xs[a], ys[s], rng)
+            if pool is not None:
+                mb, mo = self.pooled_metrics(pool, a, b, rng), self.pooled_metrics(pool, a, len(xs) + s, rng)
+            else:
+                mb, mo = self.metrics(xs[a], xs[b], rng), self.metrics(xs[a], ys[s], rng)
             for k in self.metrics_spec:
                 base[k].append(mb[k])
                 obs[k].append(mo[k])
@@ -265,7 +285,7 @@ class MetricValidator(CalibratedValidator):
         p = ev.pop("p_value", None)
         w = per[worst]
         return ClassResult(label, PASS if all(v["passed"] for v in per.values()) else FAIL, statistic=w["statistic"],
-                           score=w["score"], threshold=w["threshold"], passed=all(v["passed"] for v in per.values()),
+                           score=w["score"], threshold=w["threshold"],
                            p_value=p, n_real=len(x), n_synthetic=len(y), baseline=w["baseline"],
                            details={"metric": worst, "worst_feature": worst if not w["passed"] else None,
                                     "metrics": per, "full_data": ev, "dims": int(xs.shape[1])})
@@ -283,6 +303,14 @@ class EnergyValidator(MetricValidator):
         super().__init__(**kw)
         self.n_permutations = int(n_permutations)
         self.max_dim = max_dim
+
+    def _pool(self, label, x, y):
+        from .pairwise import pooled
+
+        return pooled(x, y, self.max_dim)
+
+    def pooled_metrics(self, pool, a, other, rng):
+        return {"energy": pool.energy(a, other)}
 
     def metrics(self, a, other, rng):
         from .stats import sq_dists
@@ -374,7 +402,7 @@ class CategoricalValidator(MetricValidator):
         passed = all(v["passed"] for v in per.values())
         worst_f = max(names, key=lambda n: feats[n]["js"])
         return ClassResult(label, PASS if passed else FAIL, statistic=w["statistic"], score=w["score"], threshold=w["threshold"],
-                           passed=passed, p_value=float(q.min()) if len(q) else None, n_real=len(x), n_synthetic=len(y),
+                           p_value=float(q.min()) if len(q) else None, n_real=len(x), n_synthetic=len(y),
                            baseline=w["baseline"], details={"metric": worst_m, "metrics": per, "features": feats,
                                                             "worst_feature": None if passed else worst_f,
                                                             "test": "G-test (small cells merged), BH-corrected"})
@@ -494,7 +522,7 @@ class C2STValidator(MetricValidator):
         full = c2st(xs, ys, self.folds, int(rng.integers(2**31)), None, n_permutations=self.n_permutations)
         cal = calibrate(np.array([full["auc"]]), np.array(base), self.quantile, self.tolerance)
         return ClassResult(label, PASS if cal["passed"] else FAIL, statistic=cal["statistic"], score=cal["score"],
-                           threshold=cal["threshold"], passed=cal["passed"], p_value=full["p_value"], n_real=len(x),
+                           threshold=cal["threshold"], p_value=full["p_value"], n_real=len(x),
                            n_synthetic=len(y), baseline=cal["baseline"],
                            details={"metric": "auc", "worst_feature": None if cal["passed"] else "auc", "full_data": full,
                                     "dims": int(xs.shape[1])})
@@ -522,14 +550,26 @@ class PRDCValidator(MetricValidator):
         if min(len(x) // 2, len(y)) <= self.k:
             raise InsufficientDataError(f"class '{label}': PRDC with k={self.k} needs more than {self.k} samples per half")
 
+    def _pool(self, label, x, y):
+        from .pairwise import pooled
+
+        return pooled(x, y, self.max_dim)
+
+    def pooled_metrics(self, pool, a, other, rng):
+        return pool.prdc(a, other, self.k)
+
     def metrics(self, a, other, rng):
         from .stats import prdc
 
         return prdc(a, other, self.k)
 
     def evidence(self, x, y, rng):
+        from .pairwise import find
         from .stats import prdc
 
+        pool = find(x, y)
+        if pool is not None:
+            return pool.prdc(np.arange(pool.n), pool.n + np.arange(pool.m), self.k)
         return prdc(x, y, self.k)
 
 
@@ -538,6 +578,9 @@ class AlphaPrecisionValidator(PRDCValidator):
 
     name = "alpha_precision"
     metrics_spec = {"alpha_precision": True, "beta_recall": True, "authenticity": True}
+
+    def _pool(self, label, x, y):
+        return None  # its metrics are not PRDC's: the per-split arrays route
 
     def metrics(self, a, other, rng):
         from .stats import alpha_beta_authenticity

@@ -187,7 +187,7 @@ class SchemaValidator:
             else:
                 score = 1.0 if passed else float(0.5 * (1.0 - share))
             per[label] = ClassResult(label, PASS if passed else FAIL, statistic=share, score=score, threshold=self.max_invalid,
-                                     passed=passed, n_real=len(xs), n_synthetic=len(ys), baseline={"real_invalid_share": real_share},
+                                     n_real=len(xs), n_synthetic=len(ys), baseline={"real_invalid_share": real_share},
                                      details={"invalid": len(bad_ids), "problems": [f"{i}: {p}" for i, p in bad[: self.examples]],
                                               "worst_feature": None if passed else "annotations"})
         return ValidationResult(self.name, self.statistic_name, per)
@@ -298,7 +298,7 @@ class LabelAgreementValidator(_AllClassValidator):
             k_real = cohen_kappa(t == ci, cv == ci)
             confused = {labels[j]: int(c) for j, c in zip(*np.unique(pred[~ok], return_counts=True))} if (~ok).any() else {}
             per[label] = ClassResult(label, PASS if cal["passed"] else FAIL, statistic=float(ok.mean()), score=cal["score"],
-                                     threshold=cal["threshold"], passed=cal["passed"], n_real=len(real[label]), n_synthetic=len(y),
+                                     threshold=cal["threshold"], n_real=len(real[label]), n_synthetic=len(y),
                                      baseline={**cal["baseline"], "real_cv_accuracy": float(real_ok.mean()), "real_kappa": k_real},
                                      details={"accuracy": float(ok.mean()), "kappa": k_syn, "predicted_as": confused,
                                               "classifier": "logistic regression on standardised features",
@@ -346,7 +346,7 @@ class ClassSeparationValidator(_AllClassValidator):
             cal = calibrate(np.array([sep_s.mean()]), self._boot(sep_r.astype(float), len(y), rng), self.quantile,
                             self.tolerance, higher_is_better=True)
             per[label] = ClassResult(label, PASS if cal["passed"] else FAIL, statistic=float(sep_s.mean()), score=cal["score"],
-                                     threshold=cal["threshold"], passed=cal["passed"], n_real=len(real[label]), n_synthetic=len(y),
+                                     threshold=cal["threshold"], n_real=len(real[label]), n_synthetic=len(y),
                                      baseline={**cal["baseline"], "real_separated_share": float(sep_r.mean())},
                                      details={"median_margin": margin, "k": self.k,
                                               "worst_feature": None if cal["passed"] else "separation"})

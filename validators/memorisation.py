@@ -172,7 +172,7 @@ class DuplicateValidator:
                 nearest = d_sr.min(1)
                 per[label] = ClassResult(
                     label, PASS if passed else FAIL, statistic=w["statistic"], score=w["score"], threshold=w["threshold"],
-                    passed=passed, n_real=n, n_synthetic=m, baseline=w["baseline"],
+                    n_real=n, n_synthetic=m, baseline=w["baseline"],
                     details={"metric": worst, "metrics": mets, "worst_feature": None if passed else worst,
                              "fingerprint": {"image": "phash64", "text": "minhash64", "points": "chamfer"}.get(modality),
                              "near_threshold": near, "exact_copies_of_real": len(exact), "exact_copy_ids": exact[:20],
@@ -199,11 +199,20 @@ class DCRValidator(MetricValidator):
         self.margin = float(margin)
 
     def _validate_class(self, label, x, y, names, rng):
+        from .pairwise import pooled
         from .stats import knn
 
         self._check_sizes(label, x, y)
-        xs, ys = prepare(x, y, self.max_dim)
+        pool = pooled(x, y, self.max_dim)  # shared with energy, PRDC and the filter (None: too large)
+        xs, ys = (pool.xs, pool.ys) if pool is not None else prepare(x, y, self.max_dim)
         n, m = len(xs), len(ys)
+        z = None if pool is not None else np.vstack([xs, ys])
+
+        def nn(rows, cols, exclude_self=False):  # nearest-neighbour distance of pooled rows among cols
+            if pool is not None:
+                return pool.knn(rows, cols, 1, exclude_self)[0][:, 0]
+            return knn(z[rows], z[cols], 1, exclude_self)[0][:, 0]
+
         h = n // 2
         q = (n - h) // 2
         s = min(q, m)
@@ -213,8 +222,8 @@ class DCRValidator(MetricValidator):
             p = rng.permutation(n)
             A, B1, B2 = p[:h], p[h:h + q], p[h + q:h + 2 * q][:s]
             S = rng.choice(m, size=s, replace=False)
-            lo, hi = np.quantile(knn(xs[B1], xs[A], 1)[0][:, 0], [self.close_quantile, 1 - self.close_quantile])
-            db, ds = knn(xs[B2], xs[A], 1)[0][:, 0], knn(ys[S], xs[A], 1)[0][:, 0]
+            lo, hi = np.quantile(nn(B1, A), [self.close_quantile, 1 - self.close_quantile])
+            db, ds = nn(B2, A), nn(n + S, A)
             base["too_close"].append(float((db <= lo).mean()))
             obs["too_close"].append(float((ds <= lo).mean()))
             base["too_far"].append(float((db > hi).mean()))
@@ -225,10 +234,10 @@ class DCRValidator(MetricValidator):
             mets[k] = calibrate(np.array(obs[k]), np.r_[b, b + self.margin], self.quantile, self.tolerance)
         worst = min(mets, key=lambda k: mets[k]["score"])
         cal = {**mets[worst], "passed": all(v["passed"] for v in mets.values())}
-        d_syn = knn(ys, xs, 1)[0][:, 0]
-        d_hold = knn(xs, xs, 1, exclude_self=True)[0][:, 0]
+        d_syn = nn(n + np.arange(m), np.arange(n))
+        d_hold = nn(np.arange(n), np.arange(n), exclude_self=True)
         return ClassResult(label, PASS if cal["passed"] else FAIL, statistic=cal["statistic"], score=cal["score"],
-                           threshold=cal["threshold"], passed=cal["passed"], n_real=n, n_synthetic=m, baseline=cal["baseline"],
+                           threshold=cal["threshold"], n_real=n, n_synthetic=m, baseline=cal["baseline"],
                            details={"worst_feature": None if cal["passed"] else worst, "metric": worst, "metrics": mets,
                                     "close_quantile": self.close_quantile,
                                     "median_dcr_synthetic": float(np.median(d_syn)),

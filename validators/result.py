@@ -9,21 +9,33 @@ PASS, FAIL, INCOMPUTABLE = "pass", "fail", "incomputable"
 
 @dataclass
 class ClassResult:
+    """One validator's verdict on one class.  ``status`` is the one verdict field (``passed`` is read
+    from it, never stored beside it, so the two cannot disagree)."""
+
     label: str
     status: str  # pass | fail | incomputable
     statistic: float | None = None
     score: float | None = None  # [0, 1], 1 = indistinguishable from real; >= 0.5 iff passed
     p_value: float | None = None
     threshold: float | None = None
-    passed: bool = False
     n_real: int = 0
     n_synthetic: int = 0
     baseline: dict[str, float] = field(default_factory=dict)  # real-vs-real distribution of the statistic
     details: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.status not in (PASS, FAIL, INCOMPUTABLE):
+            raise ValueError(f"ClassResult.status: must be pass, fail or incomputable, got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["passed"] = self.passed  # kept in report.json for readers of schema 3
+        return d
 
 
 @dataclass
@@ -100,6 +112,6 @@ def combine_folds(results: list[ValidationResult], labels: list[str]) -> Validat
                    "score_min": min(scores) if scores else None, "score_max": max(scores) if scores else None,
                    "worst_feature": worst.most_common(1)[0][0] if worst and not passed else None}
         per[label] = ClassResult(label, PASS if passed else FAIL, statistic=float(np.mean(stats)) if stats else None,
-                                 score=score, threshold=float(np.mean(thr)) if thr else None, passed=passed,
+                                 score=score, threshold=float(np.mean(thr)) if thr else None,
                                  n_real=n_real, n_synthetic=n_syn, details=details)
     return ValidationResult(first.validator, first.statistic_name, per)
