@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from .errors import ConfigError
@@ -53,6 +54,9 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
         while isinstance(cause, InstantiationException) and (cause.__cause__ or cause.__context__):
             cause = cause.__cause__ or cause.__context__
         if isinstance(cause, SynthgenError):
+            if isinstance(cause, ConfigError) and re.match(r"[a-z_]+[:.]", str(cause)) and not str(cause).startswith(key.split(".")[0] + "."):
+                # a component names its own argument ("model_path: ..."): say where it is configured
+                raise ConfigError(f"{key}.{cause}") from None
             raise cause from None
         msg = _first_line(e)
         if "Error locating target" in msg:

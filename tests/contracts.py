@@ -2,7 +2,7 @@
 
 Plugins are found, never listed by hand (scikit-learn's ``parametrize_with_checks``, albumentations'
 coverage check): :func:`discover` reads the packaged Hydra configs (``conf/generator/*.yaml``; every
-featurizer and validator node of ``conf/validation/*.yaml``, deduplicated by ``_target_``), the format
+featurizer and validator of the ``validation/featurizer`` and ``validation/validator`` groups, deduplicated by ``_target_``), the format
 registry (:data:`synthgen.io.formats.FORMATS`) and the corruption registry
 (:data:`synthgen.stress.corruptions.REGISTRY`).  :data:`CHECKS` says which named checks apply to each
 kind of plugin; :func:`contract_cases` pairs every discovered plugin with them and
@@ -135,9 +135,34 @@ def discover_generators(conf: Path) -> list[Plugin]:
     return out
 
 
+def _option(path: Path) -> tuple[str, dict]:
+    """The one ``name: node`` of a ``conf/validation/{validator,featurizer}/<name>.yaml``."""
+    cfg = _load_yaml(path)
+    if len(cfg) != 1:
+        return path.stem, {}
+    (name, node), = cfg.items()
+    return str(name), node if isinstance(node, dict) else {}
+
+
+def _bundle_lists(cfg: dict) -> dict[str, list[str]]:
+    """``{"featurizer": [...], "validator": [...]}`` from a bundle's defaults list."""
+    out: dict[str, list[str]] = {"featurizer": [], "validator": []}
+    for entry in cfg.get("defaults") or []:
+        if isinstance(entry, dict):
+            for group, names in entry.items():
+                group = str(group).split("@")[0].removeprefix("override ").strip()
+                if group in out:
+                    out[group] += [names] if isinstance(names, str) else list(names or [])
+    return out
+
+
 def discover_validation(conf: Path) -> list[Plugin]:
-    """Every featurizer (``featurizers:`` mapping or legacy ``featurizer:``) and validator
-    (``validators:``) node of ``conf/validation/*.yaml``, one plugin per ``_target_``."""
+    """Every featurizer and validator of the ``validation/featurizer`` and ``validation/validator``
+    config groups (one YAML each), one plugin per ``_target_``; the configurations they appear with in
+    the bundles (``conf/validation/*.yaml``: the option's node with the bundle's settings merged in)
+    are extra nodes, and the bundles that choose a validator give its modalities."""
+    from omegaconf import OmegaConf
+
     found: dict[tuple[str, str], Plugin] = {}
 
     def add(kind, key, node, where, mods):
@@ -151,25 +176,31 @@ def discover_validation(conf: Path) -> list[Plugin]:
         p.sources.append(f"{where}:{key}")
         p.modalities = tuple(sorted(set(p.modalities) | set(mods)))
 
+    options = {}
+    for kind in ("featurizer", "validator"):
+        for f in sorted((conf / "validation" / kind).glob("*.yaml")):
+            name, node = _option(f)
+            options[(kind, f.stem)] = (name, node)
+            add(kind, f"{kind}s.{name}", node, f"validation/{kind}/{f.name}", ())
     for f in sorted((conf / "validation").glob("*.yaml")):
         cfg = _load_yaml(f)
-        feats = dict(cfg.get("featurizers") or {})
-        if cfg.get("featurizer") is not None:
-            feats["featurizer"] = cfg["featurizer"]
+        chosen = _bundle_lists(cfg)
         mods = set()
-        for node in feats.values():
+        for opt in chosen["featurizer"]:
             try:
                 from hydra.utils import get_object
 
-                m = getattr(get_object(node["_target_"]), "modality", None)
+                m = getattr(get_object(options[("featurizer", opt)][1]["_target_"]), "modality", None)
             except Exception:  # noqa: BLE001 - an unimportable featurizer shows up as its own failing plugin
                 m = None
             if m in MODALITIES:
                 mods.add(m)
-        for key, node in feats.items():
-            add("featurizer", f"featurizers.{key}" if key != "featurizer" else "featurizer", node, f"validation/{f.name}", mods)
-        for key, node in (cfg.get("validators") or {}).items():
-            add("validator", f"validators.{key}", node, f"validation/{f.name}", mods)
+        for kind in ("featurizer", "validator"):
+            body = cfg.get(f"{kind}s") or {}
+            for opt in chosen[kind]:
+                name, node = options.get((kind, opt), (opt, {}))
+                merged = OmegaConf.to_container(OmegaConf.merge(node, body.get(name) or {}), resolve=False)
+                add(kind, f"{kind}s.{name}", merged, f"validation/{f.name}", mods)
     plugins = list(found.values())
     names = [p.name for p in plugins]
     for p in plugins:  # two classes of one name in different modules: use the full target

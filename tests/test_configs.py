@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import get_class, get_object, instantiate
-from omegaconf import OmegaConf
+
+from synthgen.commands import COMMANDS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-PRIMARY = ["run", "plan", "validate", "merge", "collect", "stress", "evaluate"]
+PRIMARY = list(COMMANDS)  # every command has its primary config conf/<command>.yaml
 
 
 def options(group: str) -> list[str]:
@@ -32,15 +33,45 @@ def test_every_generator_builds(option):
 
 @pytest.mark.parametrize("option", options("validation"))
 def test_every_validation_config_builds(option):
+    """Each bundle builds through the pipeline's own code path (chosen components only)."""
+    from synthgen.validate import _featurizers, _validators
+
     with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
         cfg = compose(config_name="validate", overrides=[f"validation={option}"])
-    node = OmegaConf.to_container(cfg.validation, resolve=True)
-    featurizers = node.get("featurizers") or {"default": node.get("featurizer")}
-    for f in featurizers.values():
-        assert hasattr(instantiate(f), "transform")
-    for v in node["validators"].values():
-        built = instantiate({k: x for k, x in v.items() if k != "features"})
-        assert hasattr(built, "validate") or hasattr(built, "validate_samples")
+    first = next(iter(cfg.validation.featurizers.values()))
+    modality = get_class(first._target_).modality
+    feats = _featurizers(cfg.validation, modality)
+    assert feats and all(hasattr(f, "transform") for f in feats.values())
+    validators, which = _validators(cfg.validation, list(feats))
+    assert validators and all(hasattr(v, "validate") or hasattr(v, "validate_samples") for v in validators.values())
+    assert set(validators) == {k for k, n in cfg.validation.validators.items() if n.get("_target_")}
+
+
+@pytest.mark.parametrize("option", options("validation/validator"))
+def test_every_validator_option_is_one_yaml(option):
+    """A validator is one YAML in conf/validation/validator/: selectable alone, built by the pipeline."""
+    from synthgen.validate import _featurizers, _validators
+
+    with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
+        cfg = compose(config_name="validate", overrides=[f"validation/validator=[{option}]", "validation=image_full"])
+    assert [k for k, n in cfg.validation.validators.items() if n.get("_target_")] == [option]
+    feats = {"stats": None, "effnet": None}  # names only: building the validators needs no featurizer
+    validators, _ = _validators(cfg.validation, list(feats))
+    assert list(validators) == [option]
+
+
+def test_validator_list_override_replaces_the_bundle():
+    """'validation/validator=[ks,mmd,c2st]' chooses exactly these; the bundle's settings for them stay."""
+    from synthgen.validate import _validators
+
+    with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
+        cfg = compose(config_name="run", overrides=["validation/validator=[ks,mmd,c2st]"])
+        default = compose(config_name="run")
+    validators, which = _validators(cfg.validation, ["stats", "thumb"])
+    assert list(validators) == ["ks", "mmd", "c2st"]
+    assert which == {"ks": "stats", "mmd": "stats", "c2st": "thumb"}
+    assert list(_validators(default.validation, ["stats", "thumb"])[0]) == [
+        "schema", "duplicates", "label_agreement_cf", "utility", "ks", "mmd", "bias"]
 
 
 @pytest.mark.parametrize("option", options("dataset"))

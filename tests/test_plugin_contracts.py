@@ -372,7 +372,7 @@ def test_discovery_misses_nothing():
         by_kind.setdefault(p.kind, []).append(p)
     assert {p.name for p in by_kind["generator"]} == {f.stem for f in (conf / "generator").glob("*.yaml")}
     targets = set()
-    for f in (conf / "validation").glob("*.yaml"):
+    for f in (conf / "validation").rglob("*.yaml"):
         targets |= set(re.findall(r"_target_:\s*(synthgen\.[\w.]+)", f.read_text()))
     assert targets == {p.target for p in by_kind["validator"] + by_kind["featurizer"]}
     assert {p.name for p in by_kind["format"]} == set(FORMATS)
@@ -453,10 +453,14 @@ def throwaway(tmp_path, monkeypatch):
     (pkg / "gen.py").write_text(GEN_MODULE)
     (pkg / "val.py").write_text(VAL_MODULE)
     (conf / "generator" / "image_checker.yaml").write_text("_target_: throwaway_plugins.gen.CheckerGenerator\nsize: 16\n")
+    # a validator and a featurizer are one YAML each in their config groups ...
+    (conf / "validation" / "featurizer" / "colour.yaml").write_text(
+        "# @package validation.featurizers\ncolour: {_target_: throwaway_plugins.val.MeanColourFeaturizer}\n")
+    (conf / "validation" / "validator" / "mean_gap.yaml").write_text(
+        "# @package validation.validators\nmean_gap: {_target_: throwaway_plugins.val.MeanGapValidator}\n")
+    # ... and a bundle that chooses them is a list
     (conf / "validation" / "image_throwaway.yaml").write_text(
-        "featurizers:\n  colour: {_target_: throwaway_plugins.val.MeanColourFeaturizer}\n"
-        "validators:\n  mean_gap: {_target_: throwaway_plugins.val.MeanGapValidator, features: colour}\n"
-        "  ks: {_target_: synthgen.validators.distribution.KSValidator}\n")
+        "defaults:\n  - featurizer: [colour]\n  - validator: [mean_gap, ks]\n  - _self_\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     yield conf
     for m in [m for m in sys.modules if m.split(".")[0] == "throwaway_plugins"]:
@@ -476,6 +480,8 @@ def test_new_plugins_are_picked_up_by_themselves(throwaway, tmp_path, tmp_path_f
     assert set(want) <= set(cases)
     ks = next(p for p in plugins if p.id == "validator/KSValidator")
     assert "validation/image_throwaway.yaml:validators.ks" in ks.sources
+    gap = next(p for p in plugins if p.id == "validator/MeanGapValidator")
+    assert gap.modalities == ("image",), "the bundle that chooses it says which data it reads"
     for key in want:  # and the checks run (and pass) on them, built the same way as the packaged plugins
         p, check = cases[key]
         _GENERATOR_CASES.pop(p.id, None)
@@ -484,10 +490,9 @@ def test_new_plugins_are_picked_up_by_themselves(throwaway, tmp_path, tmp_path_f
 
 
 def test_coverage_fails_for_uncovered_plugins(throwaway):
-    (throwaway / "validation" / "image_broken.yaml").write_text(
-        "featurizers:\n  colour: {_target_: throwaway_plugins.val.MeanColourFeaturizer}\n"
-        "validators:\n  nothing: {_target_: throwaway_plugins.val.NotAValidator}\n"
-        "  missing: {_target_: throwaway_plugins.val.NoSuchValidator}\n")
+    for name, cls in (("nothing", "NotAValidator"), ("missing", "NoSuchValidator")):
+        (throwaway / "validation" / "validator" / f"{name}.yaml").write_text(
+            f"# @package validation.validators\n{name}: {{_target_: throwaway_plugins.val.{cls}}}\n")
     plugins = C.discover(conf=throwaway)
     problems = "\n".join(C.coverage_problems(plugins, {"generator/image_checker": ""}, known=["generator/image_gone"]))
     assert "validator/NotAValidator: no contract applies" in problems
@@ -565,7 +570,7 @@ class _AlwaysPass(_NaNValidator):
     def validate(self, real, synthetic, feature_names, seed=0):
         from synthgen.validators.result import ClassResult, ValidationResult
 
-        return ValidationResult("pass", "x", {c: ClassResult(c, "pass", statistic=0.0, score=1.0, passed=True) for c in synthetic})
+        return ValidationResult("pass", "x", {c: ClassResult(c, "pass", statistic=0.0, score=1.0) for c in synthetic})
 
 
 class _IntFeaturizer:

