@@ -4,23 +4,24 @@ The HTML is one self-contained file with no scripts: the verdict table, the gate
 samples it dropped, and per class a table of every validator (statistic, threshold, real-vs-real
 baseline, p-value), feature histograms of real versus synthetic (inline SVG), a 2-D PCA projection
 of real and synthetic features (the widest feature space, e.g. embeddings), the most and least
-typical synthetic samples, and a grid of real and synthetic samples.  No wall-clock time is written,
+typical synthetic samples, and a grid of real and synthetic samples.  Every class that does not pass
+carries a ranked ``diagnosis`` (:mod:`synthgen.diagnose`): the likely cause, its evidence and a fix.
+The page is built with :mod:`synthgen.html`, the one report engine.  No wall-clock time is written,
 so the same run gives byte-identical reports.
 """
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .io.common import dumps, encode_png, write_bytes_atomic
+from . import html as H
+from .html import REAL, SYN
+from .io.common import dumps, write_bytes_atomic
 
 SCHEMA = "synthgen/report"
 SCHEMA_VERSION = 3
-REAL, SYN = "#1f77b4", "#ff7f0e"
 
 
 def build_report(*, run: dict[str, Any], plan: dict[str, Any] | None, feature_names: list[str],
@@ -107,6 +108,11 @@ def summary_table(report: dict[str, Any]) -> str:
         lines.append("reference: WARNING: the synthetic samples were judged against their own parents (circular evidence)")
     if report.get("filter", {}).get("dropped"):
         lines.append(f"filter: dropped {len(report['filter']['dropped'])} synthetic samples outside the real support (see report)")
+    from .diagnose import one_line
+
+    for label, c in classes.items():
+        if c.get("diagnosis"):
+            lines.append(f"why {label}: {one_line(c['diagnosis'])}")
     return "\n".join(lines)
 
 
@@ -140,26 +146,54 @@ def typicality(validation: Any, k: int = 8, neighbours: int = 5) -> dict[str, An
     return out
 
 
+# --- diagnosis ----------------------------------------------------------------------------------
+
+def add_diagnosis(report: dict[str, Any], views: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per class a ranked ``diagnosis`` list (:mod:`synthgen.diagnose`; empty for a PASS class).  With
+    the feature spaces (``views``), a distribution shift names its features and their direction."""
+    from .diagnose import diagnose_class, feature_shift
+
+    kinds = {n: v.get("validator") for n, v in report.get("validators", {}).items()}
+    for label, c in report["classes"].items():
+        shift = None
+        if views and c["verdict"] != "pass":
+            # the spaces of the validators that did not pass (else every space) name the shifted features
+            bad = {report["validators"][n].get("features") for n, v in c["validators"].items()
+                   if (v.get("gate") or v.get("status")) in ("fail", "warn") and n in report["validators"]}
+            use = [w for w in views.values() if w.name in bad] or list(views.values())
+            shift = {w.name: feature_shift(w.names, w.real[label], w.synthetic[label])
+                     for w in use if len(w.names) <= 128 and label in w.real and label in w.synthetic}
+        c["diagnosis"] = diagnose_class(c, shift, kinds)
+    return report
+
+
 # --- HTML ---------------------------------------------------------------------------------------
 
-def _svg_hist(real: np.ndarray, syn: np.ndarray, title: str, bins: int = 20) -> str:
-    both = np.concatenate([real, syn]) if len(real) + len(syn) else np.zeros(1)
-    lo, hi = float(np.min(both)), float(np.max(both))
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, bins + 1)
-    hr = np.histogram(real, edges)[0] / max(1, len(real))
-    hs = np.histogram(syn, edges)[0] / max(1, len(syn))
-    top = max(float(hr.max(initial=0)), float(hs.max(initial=0)), 1e-9)
-    W, H, bw = 200, 80, 200 / bins
-    parts = [f'<svg width="{W}" height="{H + 16}" role="img" aria-label="{html.escape(title)}">',
-             f'<text x="2" y="11" font-size="10">{html.escape(title)}</text>']
-    for i in range(bins):
-        for h, color, off in ((hr[i], REAL, 0.0), (hs[i], SYN, bw / 2)):
-            bh = H * h / top
-            parts.append(f'<rect x="{i * bw + off:.1f}" y="{16 + H - bh:.1f}" width="{bw / 2:.1f}" height="{bh:.1f}" fill="{color}" opacity="0.8"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+UNITS = {  # x-axis units of the histograms, by feature name (featurizers may set ``feature_units``)
+    **{f"mean_{c}": "intensity, 0-255" for c in "rgb"}, **{f"std_{c}": "intensity std, 0-255" for c in "rgb"},
+    "brightness": "mean luma, 0-255", "contrast": "luma std, 0-255", "sharpness": "variance of the Laplacian",
+    "edge_density": "share of edge pixels", "colourfulness": "Hasler-Süsstrunk M",
+    "log_chars": "log(1 + characters)", "log_tokens": "log(1 + tokens)", "mean_token_len": "characters",
+    "type_token_ratio": "distinct / all words", "punct_rate": "share of characters", "upper_rate": "share of characters",
+    "digit_rate": "share of characters", "space_rate": "share of characters", "line_rate": "newlines per token",
+    "stopword_rate": "share of words",
+    "n_points": "log10(1 + points)", "extent_1": "unit-sphere units", "extent_2": "unit-sphere units",
+    "extent_3": "unit-sphere units", "density": "log10 points per cubic unit", "nn_spacing": "unit-sphere units",
+    "normal_spread": "0 plane - 2/3 sphere",
+}
+
+
+def unit_of(name: str, featurizer: Any = None) -> str:
+    own = getattr(featurizer, "feature_units", None)
+    if isinstance(own, dict) and name in own:
+        return str(own[name])
+    if name.startswith("unigram_"):
+        return "share of words"
+    if name.startswith("d2_"):
+        return "share of point pairs"
+    if name.startswith(("thumb_", "px_")):
+        return "luma, 0-1"
+    return UNITS.get(name, "")
 
 
 def _svg_scatter(real: np.ndarray, syn: np.ndarray, title: str, size: int = 260) -> str:
@@ -179,9 +213,11 @@ def _svg_scatter(real: np.ndarray, syn: np.ndarray, title: str, size: int = 260)
     lo, hi = allp.min(0), allp.max(0)
     span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
     to = lambda p: 8 + (p - lo) / span * (size - 16)  # noqa: E731
-    parts = [f'<svg width="{size}" height="{size + 16}" role="img" aria-label="{html.escape(title)}">',
-             f'<text x="2" y="11" font-size="10">{html.escape(title)}</text>',
-             f'<rect x="0" y="16" width="{size}" height="{size}" fill="none" stroke="#ccc"/>']
+    parts = [f'<svg width="{size}" height="{size + 30}" role="img" aria-label="{H.esc(title)}">',
+             f'<text x="2" y="11" font-size="10">{H.esc(title)}</text>',
+             f'<rect x="0" y="16" width="{size}" height="{size}" fill="none" stroke="#ccc"/>',
+             (f'<text class="xlabel" x="{size / 2}" y="{size + 28}" font-size="9" text-anchor="middle">principal axis 1 '
+              '(standardised units of the real class)</text>')]
     for pts, color in ((pr, REAL), (ps, SYN)):
         if len(pts) > 1000:  # an evenly spaced 1,000 keeps the page small for huge classes
             pts = pts[np.linspace(0, len(pts) - 1, 1000).astype(int)]
@@ -191,53 +227,19 @@ def _svg_scatter(real: np.ndarray, syn: np.ndarray, title: str, size: int = 260)
     return "".join(parts)
 
 
-def _thumb(img: np.ndarray, size: int = 64) -> str:
-    from PIL import Image
-
-    a = np.asarray(img)
-    im = Image.fromarray(a if a.ndim == 2 or a.shape[2] != 1 else a[:, :, 0])
-    scale = max(1, size // max(a.shape[:2]))
-    if scale > 1:
-        im = im.resize((a.shape[1] * scale, a.shape[0] * scale), Image.NEAREST)
-    elif max(a.shape[:2]) > 2 * size:
-        im.thumbnail((2 * size, 2 * size))
-    return "data:image/png;base64," + base64.b64encode(encode_png(np.asarray(im))).decode()
+def returned_exit_code(report: dict[str, Any]) -> int:
+    """The exit code the command returns for this report: the gate's code only with ``gate.ci=true``."""
+    return int(report.get("exit_code", 0) or 0) if (report.get("gate") or {}).get("ci") else 0
 
 
-def _svg_points(data: Any, size: int = 96) -> str:
-    p = np.asarray(data.get("points") if isinstance(data, dict) else data, dtype=np.float64)
-    if p.ndim != 2 or len(p) == 0:
+def _diagnosis_html(diag: list[dict[str, Any]]) -> str:
+    if not diag:
         return ""
-    p = p[np.linspace(0, len(p) - 1, min(len(p), 400)).astype(int), :2]
-    lo, hi = p.min(0), p.max(0)
-    span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
-    q = 4 + (p - lo) / span * (size - 8)
-    return (f'<svg width="{size}" height="{size}" class="pc">' +
-            "".join(f'<circle cx="{a:.1f}" cy="{size - b:.1f}" r="0.8" fill="#333"/>' for a, b in q) + "</svg>")
-
-
-def _render_items(items: Sequence[Any], kind: str, captions: Sequence[str] | None = None) -> str:
-    esc = html.escape
-    if not len(items):
-        return ""
-    caps = list(captions) if captions is not None else [""] * len(items)
-    first = items[0]
-    if isinstance(first, np.ndarray) and first.ndim >= 2 and first.dtype == np.uint8:
-        return "".join(f"<figure><img src='{_thumb(im)}' alt='{esc(kind)}'><figcaption>{esc(c)}</figcaption></figure>"
-                       for im, c in zip(items, caps))
-    if isinstance(first, str):
-        return "<ul>" + "".join(f"<li>{esc(t[:200])}{(' <i>' + esc(c) + '</i>') if c else ''}</li>" for t, c in zip(items, caps)) + "</ul>"
-    return "".join(f"<figure>{_svg_points(d)}<figcaption>{esc(c)}</figcaption></figure>" for d, c in zip(items, caps))
-
-
-def _fmt(x: Any, f: str = ".4g") -> str:
-    if x is None:
-        return ""
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, (int, float, np.floating, np.integer)):
-        return format(float(x), f)
-    return html.escape(str(x))
+    items = []
+    for d in diag:
+        items.append(f"<li><b>{H.esc(d['title'])}</b> (strength {d['strength']:.2f}; {H.esc(', '.join(d['validators']))}): "
+                     f"{H.esc('; '.join(d['evidence']))}<br><span class='fix'>fix: {H.esc(d['fix'])}</span></li>")
+    return "<div class='diag'><b>Diagnosis</b> (most likely cause first)<ol>" + "".join(items) + "</ol></div>"
 
 
 def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dict[str, np.ndarray]] | None = None,
@@ -245,61 +247,59 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
                samples_by_id: dict[str, Any] | None = None) -> None:
     """``views``: feature spaces (:class:`synthgen.validate.View`); ``features`` (older callers):
     ``{label: {"real": X, "synthetic": Y}}`` for ``report["features"]``; ``examples[label] =
-    {"real": [...], "synthetic": [...]}``; ``samples_by_id`` resolves the typical-sample ids."""
-    esc = html.escape
+    {"real": [...], "synthetic": [...]}`` (samples, drawn with their annotations, or bare data);
+    ``samples_by_id`` resolves the typical-sample ids."""
+    esc = H.esc
     names = list(report["validators"])
     summ = report.get("summary", {})
-    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>synthgen report</title>",
-           "<link rel='icon' href='data:,'><style>",
-           "body{font-family:sans-serif;margin:20px;color:#222}table{border-collapse:collapse;margin:6px 0}",
-           "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}",
-           ".pass{background:#d4f7d4}.warn{background:#fff1c2}.fail{background:#f9d0d0}.incomputable,.ignored{background:#eee}",
-           "figure{display:inline-block;margin:2px;text-align:center}figcaption{font-size:10px;color:#555}",
-           "img{image-rendering:pixelated}.hists svg,.plots svg{margin:4px}.pc{border:1px solid #ddd}",
-           "</style></head><body>",
-           f"<h1>synthgen validation report</h1><p>schema {esc(report['schema'])} v{report['schema_version']}; "
-           f"command {esc(str(report['run'].get('command')))}; generator <code>{esc(str(report['run'].get('generator')))}</code>; "
-           f"seed {esc(str(report['run'].get('seed')))}; dataset <code>{esc(str(report['run'].get('dataset')))}</code></p>",
-           "<p>" + ", ".join(f"<span class='{k}'>{k.upper()}: {len(summ.get(k, []))}</span>" for k in ("pass", "warn", "fail", "incomputable"))
-           + f"; exit code {report.get('exit_code', 0)}</p>",
+    run = report["run"]
+    code = returned_exit_code(report)
+    ci_note = ("" if (report.get("gate") or {}).get("ci") else
+               f" (gate.ci=false; with gate.ci=true it would be {report.get('exit_code', 0)})" if report.get("exit_code") else "")
+    out = [(f"<h1>synthgen validation report</h1><p>schema {esc(report['schema'])} v{report['schema_version']}; "
+            f"command {esc(run.get('command'))}; generator <code>{esc(run.get('generator'))}</code>; "
+            f"seed {esc(run.get('seed'))}; dataset <code>{esc(run.get('dataset'))}</code></p>"),
+           ("<p>" + ", ".join(f"<span class='{k}'>{k.upper()}: {len(summ.get(k, []))}</span>" for k in ("pass", "warn", "fail", "incomputable"))
+            + f"; <span class='exit'>exit code {code}</span>{esc(ci_note)}</p>"),
            f"<p><span style='color:{REAL}'>&#9632; real</span> <span style='color:{SYN}'>&#9632; synthetic</span></p>",
-           "<h2>Verdicts</h2><p>Score per validator: 1 = as close to the real class as real halves are to each other, "
-           "0.5 = at the threshold.</p><table><tr><th>class</th><th>real</th><th>synthetic</th><th>dropped</th>"]
-    out += [f"<th>{esc(n)}</th>" for n in names]
-    out.append("<th>verdict</th></tr>")
+           ("<h2>Verdicts</h2><p>Score per validator: 1 = as close to the real class as real halves are to each other, "
+            "0.5 = at the threshold.  Hover a cell for the reason.</p>")]
+    rows, rcls = [], []
     for label, c in report["classes"].items():
-        out.append(f"<tr class='{c['verdict']}'><td>{esc(label)}</td><td>{c['n_real']}</td><td>{c['n_synthetic']}</td><td>{c.get('n_dropped', 0)}</td>")
+        cells = [esc(label), str(c["n_real"]), str(c["n_synthetic"]), str(c.get("n_dropped", 0))]
         for n in names:
             v = c["validators"].get(n, {})
             g = v.get("gate") or v.get("status")
-            cell = "incomputable" if v.get("status") == "incomputable" else _fmt(v.get("score"), ".2f")
-            out.append(f"<td class='{esc(str(g))}' title='{esc(str(v.get('reason') or ''))}'>{cell}</td>")
+            txt = "n/a" if v.get("status") == "incomputable" else H.fmt(v.get("score"), ".2f")
+            cells.append(H.cell(txt, str(g) if g else None, v.get("reason") or None))
         why = c["failed_by"] or c.get("warned_by") or []
-        out.append(f"<td>{c['verdict'].upper()}{(' (' + esc(', '.join(why)) + ')') if why else ''}</td></tr>")
-    out.append("</table>")
+        top = (c.get("diagnosis") or [{}])[0].get("title")
+        cells.append(f"<b>{c['verdict'].upper()}</b>" + (f" ({esc(', '.join(why))})" if why else "")
+                     + (f"<br><i>{esc(top)}</i>" if top else ""))
+        rows.append(cells)
+        rcls.append(c["verdict"])
+    out.append(H.table(["class", "real", "syn", "drop"] + [H.wbr(n) for n in names] + ["verdict"], rows, rcls,
+                       cls="verdicts compact" if len(names) > 6 else "verdicts"))
     gate = report.get("gate")
     if gate:
         out.append(f"<details><summary>Gate rules</summary><pre>{esc(dumps(gate))}</pre></details>")
     dropped = report.get("filter", {}).get("dropped") or []
     if dropped:
-        out.append(f"<h2>Filtered samples ({len(dropped)})</h2><details{' open' if len(dropped) <= 20 else ''}><summary>why each was dropped</summary>"
-                   "<table><tr><th>id</th><th>class</th><th>why</th><th>nearest real</th><th>distance</th></tr>")
-        for d in dropped[:200]:
-            out.append(f"<tr><td>{esc(d['id'])}</td><td>{esc(d['label'])}</td><td>{esc('; '.join(d['reasons']))}</td>"
-                       f"<td>{esc(str(d.get('nearest_real', '')))}</td><td>{_fmt(d.get('nearest_distance'))}</td></tr>")
-        out.append("</table></details>")
+        out.append(f"<h2>Filtered samples ({len(dropped)})</h2><details{' open' if len(dropped) <= 20 else ''}><summary>why each was dropped</summary>")
+        out.append(H.table(["id", "class", "why", "nearest real", "distance"],
+                           [[esc(d["id"]), esc(d["label"]), esc("; ".join(d["reasons"])), esc(d.get("nearest_real", "")),
+                             H.fmt(d.get("nearest_distance"))] for d in dropped[:200]]) + "</details>")
     if report.get("plan"):
-        out.append("<h2>Plan</h2><table><tr><th>class</th><th>real</th><th>target</th><th>generate</th><th>note</th></tr>")
-        for r in report["plan"]["rows"]:
-            out.append(f"<tr><td>{esc(r['label'])}</td><td>{r['real']}</td><td>{r['target']}</td><td>{r['synthetic']}</td><td>{esc(r['note'])}</td></tr>")
-        out.append("</table>")
+        out.append("<h2>Plan</h2>" + H.table(["class", "real", "target", "generate", "note"],
+                                             [[esc(r["label"]), str(r["real"]), str(r["target"]), str(r["synthetic"]), esc(r["note"])]
+                                              for r in report["plan"]["rows"]]))
     widest = _widest(views) if views else None
     for label, c in report["classes"].items():
         out.append(f"<h2 id='class-{esc(label)}'>Class {esc(label)}: {c['verdict'].upper()}</h2>")
         for r in c.get("reasons", []):
             out.append(f"<p class='incomputable'>{esc(r)}</p>")
-        out.append("<table><tr><th>validator</th><th>features</th><th>statistic</th><th>threshold</th><th>baseline median</th>"
-                   "<th>score</th><th>p-value</th><th>gate</th><th>evidence</th></tr>")
+        out.append(_diagnosis_html(c.get("diagnosis") or []))
+        vrows, vcls = [], []
         for n in names:
             v = c["validators"].get(n)
             if not v:
@@ -308,27 +308,28 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
             ev = []
             for key in ("metric", "worst_feature", "accuracy", "kappa", "dims", "exact_copies_of_real", "dcr_ratio", "median_margin"):
                 if det.get(key) is not None:
-                    ev.append(f"{key}={_fmt(det[key], '.3g')}")
+                    ev.append(f"{key}={H.fmt(det[key], '.3g')}")
             fd = det.get("full_data") or {}
             for key in ("auc", "ci_low", "ci_high", "precision", "recall", "density", "coverage", "alpha_precision",
                         "beta_recall", "authenticity", "frechet", "energy"):
                 if key in fd:
-                    ev.append(f"{key}={_fmt(fd[key], '.3g')}")
+                    ev.append(f"{key}={H.fmt(fd[key], '.3g')}")
             base = v.get("baseline") or {}
-            out.append(f"<tr class='{esc(str(v.get('gate') or v.get('status')))}'><td>{esc(n)}</td>"
-                       f"<td>{esc(str(report['validators'][n].get('features') or 'samples'))}</td>"
-                       f"<td>{_fmt(v.get('statistic'))}</td><td>{_fmt(v.get('threshold'))}</td><td>{_fmt(base.get('median'))}</td>"
-                       f"<td>{_fmt(v.get('score'), '.2f')}</td><td>{_fmt(v.get('p_value'), '.3g')}</td><td>{esc(str(v.get('gate')))}</td>"
-                       f"<td>{esc(v.get('reason') or ', '.join(ev))}</td></tr>")
-        out.append("</table>")
+            vrows.append([H.wbr(n), esc(report["validators"][n].get("features") or "samples"), H.fmt(v.get("statistic")),
+                          H.fmt(v.get("threshold")), H.fmt(base.get("median")), H.fmt(v.get("score"), ".2f"),
+                          H.fmt(v.get("p_value"), ".3g"), esc(v.get("gate")), esc(v.get("reason") or ", ".join(ev))])
+            vcls.append(str(v.get("gate") or v.get("status")))
+        out.append(H.table(["validator", "features", "statistic", "threshold", "baseline median", "score", "p-value", "gate", "evidence"],
+                           vrows, vcls, cls="compact"))
         if views:
             for w in views.values():
                 if len(w.names) <= 40 and label in w.synthetic:
                     fr = w.real.get(label, np.zeros((0, len(w.names))))
                     fs = w.synthetic[label]
-                    out.append(f"<div class='hists'><b>{esc(w.name)} features</b><br>")
+                    out.append(f"<div class='hists'><b>{esc(w.name)} features</b> (share of each set per bin)<br>")
                     for j, f in enumerate(w.names):
-                        out.append(_svg_hist(fr[:, j] if len(fr) else np.zeros(0), fs[:, j] if len(fs) else np.zeros(0), f))
+                        out.append(H.svg_hist(fr[:, j] if len(fr) else np.zeros(0), fs[:, j] if len(fs) else np.zeros(0), f,
+                                              unit_of(f, w.featurizer)))
                     out.append("</div>")
             if widest is not None and label in widest.synthetic and len(widest.real.get(label, ())) >= 3:
                 out.append("<div class='plots'>" + _svg_scatter(widest.real[label], widest.synthetic[label],
@@ -337,7 +338,7 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
             fr, fs = features[label]["real"], features[label]["synthetic"]
             out.append("<div class='hists'>")
             for j, f in enumerate(report["features"]):
-                out.append(_svg_hist(fr[:, j] if len(fr) else np.zeros(0), fs[:, j] if len(fs) else np.zeros(0), f))
+                out.append(H.svg_hist(fr[:, j] if len(fr) else np.zeros(0), fs[:, j] if len(fs) else np.zeros(0), f, unit_of(f)))
             out.append("</div>")
         t = c.get("typical")
         if t and samples_by_id:
@@ -346,11 +347,10 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
                 caps = [f"{d['id'][-12:]} d={d['distance']:.2f}" for d in t[which] if d["id"] in samples_by_id]
                 if ss:
                     out.append(f"<div><b>{title}</b> (distance to the nearest real, {esc(t['features'])} features)<br>"
-                               + _render_items([s.data for s in ss], which, caps) + "</div>")
+                               + H.thumbnails(ss, caps) + "</div>")
         if examples and label in examples:
             for kind in ("real", "synthetic"):
                 items = examples[label].get(kind, [])
                 if len(items):
-                    out.append(f"<div><b>{kind}</b><br>{_render_items(items, kind)}</div>")
-    out.append("</body></html>\n")
-    write_bytes_atomic(path, "".join(out).encode())
+                    out.append(f"<div><b>{kind}</b><br>{H.thumbnails(items, [getattr(s, 'id', '')[-16:] for s in items])}</div>")
+    write_bytes_atomic(path, H.page("synthgen report", out).encode())

@@ -1,8 +1,10 @@
 """Validation: featurize real and synthetic data once, run every validator per class, gate, report.
 
-A ``validation`` config names one or more feature spaces (``featurizers: {name: {_target_...}}``, or
-the single ``featurizer:`` of older configs, called ``default``) and the validators; a validator reads
-the space named by its ``features:`` key (the first space when absent).  Validators with
+A ``validation`` bundle (``conf/validation/<bundle>.yaml``) chooses feature spaces from the
+``validation/featurizer`` group and validators from the ``validation/validator`` group (Hydra's
+multi-select defaults: ``validation/validator=[ks,mmd,c2st]``); they land under
+``validation.featurizers.<name>`` and ``validation.validators.<name>``.  A validator reads the space
+named by its ``features:`` key (the first space when absent).  Validators with
 ``needs_samples = True`` (schema, duplicates) read the samples themselves and look for copies among
 every real sample that may be a parent.  Validators with ``needs_folds = True`` (utility, cross-fitted
 label agreement) read the cross-fitting folds (:mod:`synthgen.crossfit`); in ``crossfit`` mode every
@@ -56,33 +58,36 @@ class Validation:
     synthetic: list[Sample]  # after the filter
 
 
+def _selected(nodes: Any) -> dict[str, Any]:
+    """The chosen components of a ``validation/featurizer`` or ``validation/validator`` list.  A bundle
+    may set options (``features:``...) for components a user's override left out; such a node has no
+    ``_target_`` and is ignored (an unknown key given on the command line never gets here: Hydra refuses
+    it)."""
+    return {str(k): n for k, n in (nodes or {}).items() if not (hasattr(n, "get") and n.get("_target_") is None)}
+
+
 def _featurizers(cfg_validation: Any, modality: str) -> dict[str, Any]:
-    nodes = cfg_validation.get("featurizers")
-    if nodes is None:
-        single = cfg_validation.get("featurizer")
-        if single is None:
-            raise ConfigError("validation.featurizers: missing (a mapping of name -> featurizer config)")
-        nodes, keyf = {"default": single}, lambda k: "validation.featurizer"
-    else:
-        keyf = lambda k: f"validation.featurizers.{k}"  # noqa: E731
-        if not len(nodes):
-            raise ConfigError("validation.featurizers: empty")
+    nodes = _selected(cfg_validation.get("featurizers"))
+    if not nodes:
+        raise ConfigError("validation.featurizers: none chosen (choose with validation/featurizer=[...]; "
+                          "see `synthgen run --cfg job --package validation`)")
     out = {}
     for name, node in nodes.items():
-        f = build(node, keyf(name))
+        key = f"validation.featurizers.{name}"
+        f = build(node, key)
         if getattr(f, "modality", modality) != modality:
-            raise ConfigError(f"{keyf(name)}: reads {f.modality} samples but the data is {modality} "
+            raise ConfigError(f"{key}: reads {f.modality} samples but the data is {modality} "
                               f"(choose validation=... for {modality})")
-        out[str(name)] = f
+        out[name] = f
     return out
 
 
 def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], dict[str, str | None]]:
     from omegaconf import OmegaConf
 
-    vnodes = cfg_validation.get("validators") or {}
+    vnodes = _selected(cfg_validation.get("validators"))
     if not vnodes:
-        raise ConfigError("validation.validators: no validators configured")
+        raise ConfigError("validation.validators: none chosen (choose with validation/validator=[...])")
     validators, which = {}, {}
     for k, node in vnodes.items():
         key = f"validation.validators.{k}"
@@ -92,13 +97,13 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
         view = d.pop("features", None)
         v = build(OmegaConf.create(d), key)
         if getattr(v, "needs_samples", False):
-            which[str(k)] = None
+            which[k] = None
         else:
             view = str(view) if view is not None else views[0]
             if view not in views:
                 raise ConfigError(f"{key}.features: no feature space '{view}' (have: {', '.join(views)})")
-            which[str(k)] = view
-        validators[str(k)] = v
+            which[k] = view
+        validators[k] = v
     return validators, which
 
 
@@ -232,7 +237,7 @@ def _filter_result(dropped: list[dict[str, Any]], kept: dict[str, int], labels: 
         share = n_drop / total if total else 0.0
         passed = share <= max_share
         score = float(np.clip(1.0 - 0.5 * share / max_share, 0.0, 1.0)) if max_share > 0 else (1.0 if passed else 0.0)
-        per[label] = ClassResult(label, PASS if passed else FAIL, statistic=share, score=score, threshold=max_share, passed=passed,
+        per[label] = ClassResult(label, PASS if passed else FAIL, statistic=share, score=score, threshold=max_share,
                                  n_synthetic=total, baseline={"real_share_beyond_far_threshold": round(1.0 - far_q, 6)},
                                  details={"dropped": n_drop, "worst_feature": None if passed else "dropped_share"})
     return ValidationResult("filter", "dropped_share", per)
@@ -250,8 +255,8 @@ def validate(cfg_validation: Any, reference: Dataset, synthetic: list[Sample], s
 def _examples(reference: Dataset, synthetic: list[Sample], labels: list[str], k: int) -> dict[str, dict[str, list]]:
     from itertools import islice
 
-    def first(samples, label):  # decode only the k shown (samples may load lazily)
-        return [s.data for s in islice((s for s in samples if s.label == label), k)]
+    def first(samples, label):  # decode only the k shown (samples may load lazily); annotations are drawn
+        return list(islice((s for s in samples if s.label == label), k))
 
     return {label: {"real": first(reference.samples, label), "synthetic": first(synthetic, label)} for label in labels}
 
@@ -263,7 +268,7 @@ def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[
     ``ref_info`` (:class:`synthgen.crossfit.Reference`) says what each class was judged against; it is
     written into the report and the terminal table."""
     from .gate import GatePolicy, exit_code
-    from .report import build_report, summary_table, typicality, write_html, write_json
+    from .report import add_diagnosis, build_report, summary_table, typicality, write_html, write_json
 
     order = {c: i for i, c in enumerate(reference.classes)}
     labels = sorted({s.label for s in synthetic}, key=lambda l: (order.get(l, len(order)), l))
@@ -286,6 +291,7 @@ def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[
         report["reference"] = ref_info.to_dict()
         for label, c in report["classes"].items():
             c["reference"] = ref_info.describe(label)
+    add_diagnosis(report, v.views)
     report["exit_code"] = exit_code(report["classes"], policy)
     write_json(report, out_dir / "report.json")
     by_id = {s.id: s for s in synthetic}
