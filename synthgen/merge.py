@@ -3,7 +3,7 @@
 Layout of a training set folder::
 
     <into>/CURRENT            the name of the current version ("v0003"), replaced atomically
-    <into>/versions/v0001/    an immutable dataset (ImageFolder or COCO) with manifest.jsonl and MERGE.json
+    <into>/versions/v0001/    an immutable dataset (ImageFolder, COCO, YOLO, ...) with manifest.jsonl and MERGE.json
     <into>/versions/v0002/    ...
 
 A merge takes the folder's lock (a concurrent merge waits, then fails cleanly), finishes or undoes
@@ -65,7 +65,7 @@ def _read_version(path: Path) -> Dataset:
     return formats.detect(path).read(str(path))
 
 
-OWN = (".lock", ".staging-*", "..staging-*", ".CURRENT.tmp-*", ".audit*")  # what merge itself leaves here
+OWN = (".lock", ".staging-*", "..staging-*", ".CURRENT.tmp-*", ".audit*", "audit.jsonl")  # what merge itself leaves here
 
 
 def _is_own(name: str) -> bool:
@@ -141,6 +141,10 @@ def _recover(into: Path) -> None:
         except (OSError, ValueError):
             meta = None
         if meta is not None and meta.get("previous") == head and (p / "manifest.jsonl").exists():
+            # the killed merge may not have logged it: the audit log says who published it
+            from . import audit
+
+            audit.record_recovered(into, p.name, meta)
             write_bytes_atomic(into / CURRENT, (p.name + "\n").encode())
             head = p.name
         else:
@@ -184,12 +188,16 @@ def merge(
     reason: str | None = None,
     fmt: str = "auto",
     lock_timeout: float = 60.0,
+    output: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Merge the synthetic samples whose class passed the report's gate (or all, if forced).
 
     A concurrent merge into the same folder waits up to ``lock_timeout`` seconds for the lock, then
     fails without writing.  Returns a summary: the version written (or the current one when nothing
-    was new), samples added per class, classes left out and why.
+    was new), samples added per class, classes left out and why.  ``audit``: the command's context
+    (:func:`synthgen.audit.context`) for the entry a new version gets in the training set's audit log.
+    ``output``: the run's ``output`` config, whose ``output.kitti`` block the KITTI writer takes.
     """
     into = Path(into).expanduser()
     if force and not (reason and str(reason).strip()):
@@ -217,9 +225,10 @@ def merge(
         present = {s.id for s in base.samples}
         added: list[Sample] = []
         for s in synthetic:
-            if s.label in accepted and s.id not in present and s.id not in dropped:
+            gated = _gated_label(s)
+            if gated in accepted and s.id not in present and s.id not in dropped:
                 s.meta.setdefault("extra", {})["admitted_by"] = {
-                    "report": report_path, "report_sha256": report_sha, **accepted[s.label]}
+                    "report": report_path, "report_sha256": report_sha, **accepted[gated]}
                 added.append(s)
                 present.add(s.id)
         per_class: dict[str, int] = {}
@@ -241,7 +250,11 @@ def merge(
         samples = list(base.samples) + added
         checkpoint("merge.before-staging")
         classes_all = list(base.classes) + [c for c in classes if c not in base.classes]
-        kw = {"categories": base.info["categories"]} if f.name == "coco" and base.info.get("categories") else {}
+        from .generate import writer_options
+
+        kw = writer_options(f.name, output)
+        if f.name in ("coco", "yolo") and base.info.get("categories"):  # class ids stay the real dataset's
+            kw["categories"] = base.info["categories"]
         f.write(_killable(samples), classes_all, str(staging), **kw)
         meta = {"version": name, "previous": cur.name if cur else None, "report": report_path,
                 "report_sha256": report_sha, "added": per_class, "left_out": left_out,
@@ -254,10 +267,21 @@ def merge(
         os.replace(staging, into / VERSIONS / name)
         _fsync_dir(into / VERSIONS)
         checkpoint("merge.after-publish")
+        # logged before CURRENT moves: a kill in between is recovered (and logged) by _recover
+        from . import audit as _audit
+
+        _audit.record_version(into, name, meta, report, added, real if cur is None else None, audit)
         write_bytes_atomic(into / CURRENT, (name + "\n").encode())
         _fsync_dir(into)
         summary.update(version=name, new_version=True, manifest_sha256=sha256_file(into / VERSIONS / name / "manifest.jsonl"))
         return summary
+
+
+def _gated_label(s: Sample) -> str:
+    """The class whose gate verdict admits ``s``: the one it was generated (and validated) as, also when
+    a reviewer relabeled it (``synthgen review``: it then merges under the new label)."""
+    before = (((s.meta or {}).get("extra") or {}).get("review") or {}).get("before") or {}
+    return str(before.get("label", s.label))
 
 
 def _killable(samples: list[Sample]):

@@ -156,7 +156,7 @@ def test_merge_killed_at_each_point_recovers(tmp_path, real_dir, point, first):
     assert sorted(p.name for p in (into / "versions").iterdir()) == (["v0001"] if first else ["v0001", "v0002"])
     _check_consistent(into, {expected_new})
     assert {f"new-{i:04d}" for i in range(40)} <= _ids(into)
-    assert not [p.name for p in into.iterdir() if p.name not in ("CURRENT", "versions", ".lock")]
+    assert not [p.name for p in into.iterdir() if p.name not in ("CURRENT", "versions", ".lock", "audit.jsonl", ".audit.head")]
 
 
 def test_merge_into_a_folder_left_by_a_killed_first_merge_is_not_foreign(tmp_path, real_dir):
