@@ -140,6 +140,9 @@ def read_jsonl(path: str, classes: list[str] | None = None, task: str = "auto", 
     manifest = {}
     if folder and (p / MANIFEST).exists():
         manifest = {r["id"]: r for r in read_manifest(p / MANIFEST)}
+    elif not folder and p.name == DATA and (p.parent / MANIFEST).exists():  # a folder's data.jsonl named directly:
+        inside_root(p.parent, p.parent / MANIFEST, follow_symlinks)  # its manifest still says what is synthetic
+        manifest = {r["id"]: r for r in read_manifest(p.parent / MANIFEST)}
     samples: list[Sample] = []
     seen: set[str] = set()
     for n, obj in _read_lines(f):
