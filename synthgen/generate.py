@@ -2,18 +2,69 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .dataset import Dataset
+from .errors import ConfigError
 from .sample import Sample
 
 
-def write_dataset(samples: list[Sample], like: Dataset, out: Path, fmt: str = "auto", key: str = "output.format") -> str:
-    """Write ``samples`` in the requested format (``auto``: the default for the dataset's modality and task)."""
+# ``output.<format>`` blocks: options of a format's writer that a config may set
+WRITER_OPTIONS = {"kitti": ("types", "camera")}
+
+
+def writer_options(fmt: str, output: Any = None, key: str = "output") -> dict[str, Any]:
+    """The writer's keyword arguments from the ``output`` config: ``output.kitti.types`` and
+    ``output.kitti.camera`` for KITTI (synthgen/io/kitti.py), nothing for the other formats."""
+    from .config import plain
+
+    block = plain((output or {}).get(fmt)) if fmt in WRITER_OPTIONS and output else None
+    if not block:
+        return {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"{key}.{fmt}: must be a mapping ({', '.join(WRITER_OPTIONS[fmt])})")
+    for k in block:
+        if k not in WRITER_OPTIONS[fmt]:
+            raise ConfigError(f"{key}.{fmt}.{k}: unknown key (allowed: {', '.join(WRITER_OPTIONS[fmt])})")
+    return {k: v for k, v in block.items() if v is not None}
+
+
+def write_dataset(samples: list[Sample], like: Dataset, out: Path, fmt: str = "auto", key: str = "output.format",
+                  output: Any = None) -> str:
+    """Write ``samples`` in the requested format (``auto``: the default for the dataset's modality and
+    task); ``output``: the ``output`` config, whose ``output.<format>`` block holds writer options."""
     from .io.formats import output_format
 
     f = output_format(like.modality, like.task, fmt, key)
-    kw = {}
-    if f.name == "coco" and like.info.get("categories"):
+    kw = writer_options(f.name, output)
+    if f.name in ("coco", "yolo") and like.info.get("categories"):  # class ids stay the real dataset's
         kw["categories"] = like.info["categories"]
-    f.write(samples, like.classes, str(out), **kw)
+    import sys
+
+    from tqdm import tqdm
+
+    # writing thousands of files takes minutes: a bar on a terminal (none when stderr is not a TTY)
+    sized = isinstance(samples, (list, tuple))
+    with tqdm(total=len(samples) if sized else None, desc="write", unit="sample", disable=None, file=sys.stderr) as bar:
+        items = _Counted(samples, bar.update) if sized else _counted(samples, bar.update)  # a stream stays a stream
+        f.write(items, like.classes, str(out), **kw)
     return f.name
+
+
+def _counted(items, tick):
+    for x in items:
+        yield x
+        tick(1)
+
+
+class _Counted(list):
+    """The samples, counting each one a writer takes (for the progress bar)."""
+
+    def __init__(self, items, tick):
+        super().__init__(items)
+        self._tick = tick
+
+    def __iter__(self):
+        for x in super().__iter__():
+            yield x
+            self._tick(1)

@@ -67,7 +67,8 @@ def build(fmt: str, folder: Path) -> Path:
     name = fmt.removesuffix("_ascii")
     modality = formats.get(name).modality
     samples = {"image": image_samples, "text": text_samples, "points": point_samples}[modality]()
-    out = formats.get(name).write(samples, sorted({s.label for s in samples}), str(folder))
+    kw = {"camera": "kitti"} if name == "kitti" else {}  # a camera: 2D boxes, and no warning about their absence
+    out = formats.get(name).write(samples, sorted({s.label for s in samples}), str(folder), **kw)
     if fmt.endswith("_ascii"):
         _to_ascii(Path(out), f".{name}")
     return Path(out)

@@ -9,6 +9,7 @@ import pytest
 
 from synthgen.io.coco import read_coco
 from synthgen.io.imagefolder import read_imagefolder
+from synthgen.merge import read_training_set
 from synthgen.validators.labels import image_problems
 
 pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
@@ -49,10 +50,13 @@ def test_coins_copy_paste_experiment(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert set(report["classes"]) == {"large_coin"}
     assert report["classes"]["large_coin"]["counts"] if "counts" in report["classes"]["large_coin"] else True
-    # YOLO export of the same run, and byte identity of a second run
+    # YOLO export of the same run (the merged training set is YOLO too), and byte identity of a second run
     out2 = tmp_path / "yolo"
-    synthgen("+experiment=coins_copy_paste", f"hydra.run.dir={out2}", "output.format=yolo", "merge.into=null", *FAST, cwd=tmp_path)
+    synthgen("+experiment=coins_copy_paste", f"hydra.run.dir={out2}", "output.format=yolo", *FAST, cwd=tmp_path)
     assert (out2 / "synthetic" / "data.yaml").exists() and len(list((out2 / "synthetic" / "labels").glob("*.txt"))) == 27
+    version = out2 / "training_set" / "versions" / (out2 / "training_set" / "CURRENT").read_text().strip()
+    assert (version / "data.yaml").exists() and not (version / "annotations.json").exists()
+    assert read_training_set(out2 / "training_set").format == "yolo"
     a = {k: v for k, v in tree(out / "synthetic").items()}
     b = {k: v for k, v in tree(out2 / "synthetic").items() if k.startswith("images/")}
     assert {k: v for k, v in a.items() if k.startswith("images/")} == b

@@ -77,7 +77,11 @@ def test_lidar_insert_experiment_writes_kitti(tmp_path):
         assert s.provenance.generator.endswith("InsertGenerator")
         for b in s.annotations["boxes3d"]:
             assert np.array_equal(G.points_in_box(s.data, b["center"], b["size"], b["yaw"]), s.annotations["instance_ids"] == b["instance_id"])
-    assert (out / "synthetic" / "calib" / "000000.txt").exists()
+    assert (out / "synthetic" / "calib" / "000000.txt").read_text().startswith("P0: 7.215377")  # camera: kitti
+    # KITTI's types, and 2D boxes in KITTI's camera for the objects in front of it (tests/test_kitti_reference.py)
+    lines = [ln.split() for f in sorted((out / "synthetic" / "label_2").iterdir()) for ln in f.read_text().splitlines()]
+    assert {c[0] for c in lines} <= {"Car", "Pedestrian", "Cyclist", "Misc"} and "Cyclist" in {c[0] for c in lines}
+    assert any(c[4:8] != ["-1.00"] * 4 for c in lines)
     assert "cyclist" in r.stdout
 
 

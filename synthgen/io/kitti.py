@@ -9,23 +9,45 @@
                                (0 = no instance)
 ``out/manifest.jsonl``         ids, labels, provenance, ``boxes3d`` and ``label_names`` per sample
 
+Types.  ``type`` is one of KITTI's (:data:`KITTI_TYPES`: ``Car Van Truck Pedestrian Person_sitting
+Cyclist Tram Misc DontCare``), since OpenPCDet and mmdetection3d select objects by those exact names.
+A class named like a type in any case (``car``, ``person sitting``) maps to it; ``types`` (the config
+key ``output.kitti.types``, e.g. ``{traffic_cone: Misc, bus: Truck}``) maps any class explicitly; a class
+mapped by neither is written as ``Misc`` with one warning naming it.  The manifest keeps the class
+names, so reading the folder back gives them, not the KITTI types.
+
 Box conventions.  In memory a box is in the LiDAR frame: ``center`` (x, y, z of the box centre),
 ``size`` (l, w, h; l along the heading), ``yaw`` about +z (0 = heading along +x).  In ``label_2`` it
 is in KITTI's rectified camera frame (x right, y down, z forward): ``h w l``, the **bottom centre**
-``x y z`` and ``rotation_y`` about the camera's y axis.  There is no camera here, so the calibration
-written is the identity apart from the fixed axis change between the two frames::
+``x y z = R0_rect @ Tr_velo_to_cam @ bottom`` and ``rotation_y = -yaw - pi/2`` about the camera's y
+axis (OpenPCDet's conversion); ``alpha = rotation_y - atan2(x, z)``.
+
+Camera.  With ``camera`` (``output.kitti.camera``: ``kitti`` for KITTI's own calibration, or
+``{P2: [12 numbers], image_size: [width, height], R0_rect: [9], Tr_velo_to_cam: [12]}``) the calib
+files hold it (``P0``, ``P1``, ``P3`` repeat ``P2``: one camera is modelled) and the 2D box is the
+devkit's projection ``P2 @ [x_rect; 1]`` of the 3D box's eight corners (the corners clipped to 0.1 m in
+front of the camera), clipped to the image (``0 .. width - 1``, ``0 .. height - 1``, as KITTI's boxes
+are); ``truncated`` is the share of the projected box outside the image.  An object wholly outside the
+image or behind the camera gets ``truncated`` 1 and the unknown 2D box.  Without a camera the
+calibration is the fixed axis change between the two frames::
 
     Tr_velo_to_cam = [[0, -1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0]]   (x_cam = -y_velo, y_cam = -z_velo, z_cam = x_velo)
-    R0_rect = I,  P0..P3 = [I | 0],  rotation_y = -yaw - pi/2,  alpha = rotation_y - atan2(x_cam, z_cam)
+    R0_rect = I,  P0..P3 = [I | 0]
 
-2D boxes are written as ``0 0 0 0`` and ``truncated``/``occluded`` as 0.  Reading uses each scan's
-``calib`` file when present (so real KITTI scans read correctly) and the transform above otherwise.
+and every 2D box is KITTI's unknown value ``-1 -1 -1 -1`` (as the devkit writes -1 for unknown sizes),
+with a warning on stderr saying so: 2D evaluation is off, and so are KITTI's difficulty levels,
+which need the 2D box's height.  ``occluded`` is not computed: it is written 0.
+
+Reading uses each scan's ``calib`` file when present (so real KITTI scans read correctly) and the
+transform above otherwise; ``DontCare`` lines without a 3D box (KITTI's, with sizes -1) are skipped.
 Floats are written with 6 decimals so boxes survive a round trip to well under a millimetre.
 """
 from __future__ import annotations
 
 import math
 import re
+import sys
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
@@ -33,7 +55,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..dataset import Dataset
-from ..errors import DatasetError
+from ..errors import ConfigError, DatasetError
 from ..sample import Sample
 from .common import atomic_dir, malformed, read_text, sha256_bytes
 from .paths import inside_root
@@ -42,18 +64,115 @@ from .ply import check_finite, check_points, join_annotations, summary_annotatio
 
 VELO_TO_CAM = np.array([[0.0, -1.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
 
+KITTI_TYPES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", "DontCare")
+UNKNOWN_BOX = (-1.0, -1.0, -1.0, -1.0)  # the 2D box when there is no camera or the object is not in the image
+NEAR = 0.1  # corners are clipped to this depth in front of the camera before projecting
+
+# ``camera: kitti``: the left colour camera (P2) of the KITTI object benchmark, with the rectification and
+# LiDAR-to-camera transform of its 2011-09-26 recordings; images are 1242 x 375
+KITTI_CAMERA = {
+    "P2": [7.215377e02, 0.0, 6.095593e02, 4.485728e01, 0.0, 7.215377e02, 1.728540e02, 2.163791e-01, 0.0, 0.0, 1.0, 2.745884e-03],
+    "R0_rect": [9.999239e-01, 9.837760e-03, -7.445048e-03, -9.869795e-03, 9.999421e-01, -4.278459e-03,
+                7.402527e-03, 4.351614e-03, 9.999631e-01],
+    "Tr_velo_to_cam": [7.533745e-03, -9.999714e-01, -6.166020e-04, -4.069766e-03, 1.480249e-02, 7.280733e-04,
+                       -9.998902e-01, -7.631618e-02, 9.998621e-01, 7.523790e-03, 1.480755e-02, -2.717806e-01],
+    "image_size": [1242, 375],
+}
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A KITTI camera: projection ``P2`` (3x4), ``R0`` (R0_rect, 3x3), ``Tr`` (Tr_velo_to_cam, 3x4), image size."""
+
+    P2: np.ndarray
+    R0: np.ndarray
+    Tr: np.ndarray
+    width: int
+    height: int
+
+
+def _matrix(v: Any, n: int, shape: tuple[int, int], key: str) -> np.ndarray:
+    try:
+        a = np.asarray([float(x) for x in v], dtype=np.float64)
+    except (TypeError, ValueError):
+        a = np.zeros(0)
+    if a.size != n or not np.isfinite(a).all():
+        raise ConfigError(f"{key}: must be {n} finite numbers (row by row), got {v!r}")
+    return a.reshape(shape)
+
+
+def camera_from(cfg: Any, key: str = "output.kitti.camera") -> Camera | None:
+    """The camera of ``output.kitti.camera``: ``None`` (no camera), ``"kitti"`` or a mapping (module docstring)."""
+    if cfg is None or isinstance(cfg, Camera):
+        return cfg
+    if isinstance(cfg, str):
+        if cfg != "kitti":
+            raise ConfigError(f"{key}: must be null, kitti or a mapping with P2 and image_size, got {cfg!r}")
+        cfg = KITTI_CAMERA
+    if not hasattr(cfg, "get"):
+        raise ConfigError(f"{key}: must be null, kitti or a mapping with P2 and image_size, got {cfg!r}")
+    unknown = sorted(set(cfg) - {"P2", "R0_rect", "Tr_velo_to_cam", "image_size"})
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key (allowed: P2, R0_rect, Tr_velo_to_cam, image_size)")
+    for need in ("P2", "image_size"):
+        if cfg.get(need) is None:
+            raise ConfigError(f"{key}.{need}: missing (a camera needs P2 and image_size)")
+    P2 = _matrix(cfg["P2"], 12, (3, 4), f"{key}.P2")
+    R0 = np.eye(3) if cfg.get("R0_rect") is None else _matrix(cfg["R0_rect"], 9, (3, 3), f"{key}.R0_rect")
+    Tr = VELO_TO_CAM if cfg.get("Tr_velo_to_cam") is None else _matrix(cfg["Tr_velo_to_cam"], 12, (3, 4), f"{key}.Tr_velo_to_cam")
+    size = cfg["image_size"]
+    if not isinstance(size, (list, tuple)) or len(size) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ConfigError(f"{key}.image_size: must be [width, height] in pixels (integers > 0), got {size!r}")
+    sv = np.linalg.svd(R0 @ Tr[:, :3], compute_uv=False)
+    if not sv[-1] > 1e-9 * sv[0]:
+        raise ConfigError(f"{key}: R0_rect @ Tr_velo_to_cam[:, :3] is singular")
+    return Camera(P2, R0, Tr, int(size[0]), int(size[1]))
+
+
+def kitti_types(categories: Iterable[str], types: dict[str, str] | None = None,
+                key: str = "output.kitti.types") -> tuple[dict[str, str], list[str]]:
+    """``({class: KITTI type}, classes written as Misc for want of a type)``: ``types`` first, then a
+    class named like a type in any case (``car`` -> ``Car``, ``person sitting`` -> ``Person_sitting``)."""
+    types = dict(types or {})
+    for c, t in types.items():
+        if t not in KITTI_TYPES:
+            raise ConfigError(f"{key}.{c}: must be one of {', '.join(KITTI_TYPES)}, got {t!r}")
+    by_name = {t.lower(): t for t in KITTI_TYPES}
+    out, unmapped = {}, []
+    for c in categories:
+        c = str(c)
+        if c in out:
+            continue
+        if c in types:
+            out[c] = types[c]
+        elif re.sub(r"[\s-]+", "_", c.strip()).lower() in by_name:
+            out[c] = by_name[re.sub(r"[\s-]+", "_", c.strip()).lower()]
+        else:
+            out[c] = "Misc"
+            unmapped.append(c)
+    return out, unmapped
+
 
 def _wrap(a: float) -> float:
     return float(math.atan2(math.sin(a), math.cos(a)))
 
 
-def calib_text() -> str:
-    I34 = " ".join(f"{v:.6f}" for v in np.hstack([np.eye(3), np.zeros((3, 1))]).ravel())
-    lines = [f"P{i}: {I34}" for i in range(4)]
-    lines.append("R0_rect: " + " ".join(f"{v:.6f}" for v in np.eye(3).ravel()))
-    lines.append("Tr_velo_to_cam: " + " ".join(f"{v:.6f}" for v in VELO_TO_CAM.ravel()))
-    lines.append("Tr_imu_to_velo: " + I34)
-    return "\n".join(lines) + "\n"
+def calib_text(camera: Camera | None = None) -> str:
+    """A calib file: the camera's matrices (12 significant digits, so boxes read back as written), or
+    without one the axis change between the frames (module docstring)."""
+    I34 = np.hstack([np.eye(3), np.zeros((3, 1))])
+
+    def row(name: str, m: np.ndarray, fmt: str) -> str:
+        return f"{name}: " + " ".join(format(float(v), fmt) for v in np.asarray(m).ravel())
+
+    if camera is None:
+        rows = [(f"P{i}", I34) for i in range(4)] + [("R0_rect", np.eye(3)), ("Tr_velo_to_cam", VELO_TO_CAM)]
+        fmt = ".6f"
+    else:
+        rows = [(f"P{i}", camera.P2) for i in range(4)] + [("R0_rect", camera.R0), ("Tr_velo_to_cam", camera.Tr)]
+        fmt = ".12e"
+    return "\n".join([row(n, m, fmt) for n, m in rows] + [row("Tr_imu_to_velo", I34, ".6f")]) + "\n"
 
 
 def read_calib(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -102,20 +221,81 @@ def box_from_kitti(h: float, w: float, l: float, x: float, y: float, z: float, r
     return {"center": c.tolist(), "size": [l, w, h], "yaw": _wrap(-ry - math.pi / 2.0)}
 
 
-def label_line(box: dict[str, Any]) -> str:
-    h, w, l, x, y, z, ry = box_to_kitti(box)
+def box_corners(h: float, w: float, l: float, x: float, y: float, z: float, ry: float) -> np.ndarray:
+    """The eight corners (8, 3) of a label_2 box in the rectified camera frame, as the devkit's
+    ``computeBox3D``: x along the length, y down from the bottom centre, z along the width, rotated
+    by ``ry`` about y.  Corners 0-3 are the bottom face, 4-7 the top face above them."""
+    c, s = math.cos(ry), math.sin(ry)
+    R = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    pts = np.array([[l / 2, l / 2, -l / 2, -l / 2, l / 2, l / 2, -l / 2, -l / 2],
+                    [0.0, 0.0, 0.0, 0.0, -h, -h, -h, -h],
+                    [w / 2, -w / 2, -w / 2, w / 2, w / 2, -w / 2, -w / 2, w / 2]])
+    return (R @ pts).T + np.array([x, y, z])
+
+
+_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
+
+
+def project_box(corners: np.ndarray, camera: Camera) -> tuple[tuple[float, ...], float]:
+    """``(2D box x1 y1 x2 y2, truncated)`` of a 3D box (corners in the rectified camera frame).
+
+    The box is the extent of ``P2 @ [corner; 1]``, with the edges cut where they pass closer than
+    ``NEAR`` to the camera plane, clipped to the image; ``truncated`` is the share of its area outside
+    the image.  Wholly behind the camera or outside the image: ``(UNKNOWN_BOX, 1.0)``.
+    """
+    q = np.hstack([corners, np.ones((8, 1))]) @ camera.P2.T  # (8, 3): u * d, v * d, d
+    d = q[:, 2]
+    keep = [q[i] for i in range(8) if d[i] >= NEAR]
+    for i, j in _EDGES:  # where an edge crosses the near plane
+        if (d[i] >= NEAR) != (d[j] >= NEAR):
+            t = (NEAR - d[i]) / (d[j] - d[i])
+            keep.append(q[i] + t * (q[j] - q[i]))
+    if not keep:
+        return UNKNOWN_BOX, 1.0
+    k = np.asarray(keep)
+    uv = k[:, :2] / k[:, 2:3]
+    x1, y1 = uv.min(axis=0)
+    x2, y2 = uv.max(axis=0)
+    W, H = camera.width - 1.0, camera.height - 1.0
+    cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, W), min(y2, H)
+    if cx2 <= cx1 or cy2 <= cy1:
+        return UNKNOWN_BOX, 1.0
+    area = (x2 - x1) * (y2 - y1)
+    truncated = 1.0 - (cx2 - cx1) * (cy2 - cy1) / area if area > 0 else 0.0
+    return (float(cx1), float(cy1), float(cx2), float(cy2)), float(min(max(truncated, 0.0), 1.0))
+
+
+def label_line(box: dict[str, Any], typ: str | None = None, camera: Camera | None = None) -> str:
+    """One label_2 line (15 columns) for a LiDAR-frame box; ``typ``: its KITTI type (default: the
+    category as one token)."""
+    h, w, l, x, y, z, ry = box_to_kitti(box, *((camera.R0, camera.Tr) if camera is not None else ()))
     alpha = _wrap(ry - math.atan2(x, z))
-    typ = re.sub(r"\s+", "_", str(box["category"])) or "_"  # one token: a newline would split the line
-    return (f"{typ} 0.00 0 {alpha:.6f} 0.00 0.00 0.00 0.00 {h:.6f} {w:.6f} {l:.6f} {x:.6f} {y:.6f} {z:.6f} {ry:.6f}")
+    if typ is None:
+        typ = re.sub(r"\s+", "_", str(box["category"])) or "_"  # one token: a newline would split the line
+    if camera is None:
+        bbox, truncated = UNKNOWN_BOX, 0.0
+    else:
+        bbox, truncated = project_box(box_corners(h, w, l, x, y, z, ry), camera)
+    x1, y1, x2, y2 = bbox
+    return (f"{typ} {truncated:.2f} 0 {alpha:.6f} {x1:.2f} {y1:.2f} {x2:.2f} {y2:.2f} "
+            f"{h:.6f} {w:.6f} {l:.6f} {x:.6f} {y:.6f} {z:.6f} {ry:.6f}")
 
 
-def write_kitti(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None) -> Path:
-    """Write the KITTI layout above plus ``manifest.jsonl``, atomically.  Files are numbered in order."""
+def write_kitti(samples: Iterable[Sample], classes: list[str], out: str, overwrite: bool = False, extra=None,
+                types: dict[str, str] | None = None, camera: Any = None) -> Path:
+    """Write the KITTI layout above plus ``manifest.jsonl``, atomically.  Files are numbered in order.
+
+    ``types``: class -> KITTI type (``output.kitti.types``); ``camera``: ``None``, ``"kitti"``, a mapping
+    or a :class:`Camera` (``output.kitti.camera``).  See the module docstring.
+    """
     out_path = Path(out)
+    cam = camera_from(camera)
+    tmap, _ = kitti_types(classes, types)
+    used: set[str] = set()
     with atomic_dir(out_path, overwrite=overwrite) as tmp:
         for d in ("velodyne", "label_2", "calib", "labels"):
             (tmp / d).mkdir()
-        calib = calib_text()
+        calib = calib_text(cam)
         recs = []
         for k, s in enumerate(samples):
             pts = check_points(s)
@@ -125,7 +305,13 @@ def write_kitti(samples: Iterable[Sample], classes: list[str], out: str, overwri
             inten = np.zeros(len(pts), np.float32) if inten is None else np.asarray(inten, dtype=np.float32)
             velo = np.hstack([pts, inten.reshape(-1, 1)]).astype("<f4").tobytes()
             (tmp / "velodyne" / f"{name}.bin").write_bytes(velo)
-            lines = [label_line(b) for b in ann.get("boxes3d", [])]
+            lines = []
+            for b in ann.get("boxes3d", []):
+                c = str(b["category"])
+                if c not in tmap:
+                    tmap.update(kitti_types([c], types)[0])
+                used.add(c)
+                lines.append(label_line(b, tmap[c], cam))
             (tmp / "label_2" / f"{name}.txt").write_text("".join(x + "\n" for x in lines))
             (tmp / "calib" / f"{name}.txt").write_text(calib)
             sem = ann.get("point_labels")
@@ -141,7 +327,19 @@ def write_kitti(samples: Iterable[Sample], classes: list[str], out: str, overwri
             r["annotations"] = summary_annotations(s)
             recs.append(r)
         write_manifest(tmp / MANIFEST, recs)
+    if cam is None and used:
+        _warn("KITTI: no camera (output.kitti.camera is null): 2D boxes are written as -1 (unknown), so 2D evaluation "
+              "and KITTI's difficulty levels are off; output.kitti.camera=kitti or a calibration gives 2D boxes")
+    misc = kitti_types(sorted(used), types)[1]
+    if misc:
+        _warn(f"KITTI: no KITTI type for {', '.join(misc)}: written as Misc (map classes with "
+              f"'output.kitti.types={{{misc[0]}: <type>}}'; types: {' '.join(KITTI_TYPES)})")
     return out_path
+
+
+def _warn(msg: str) -> None:
+    """One line on stderr, as synthgen's other warnings (the CLI copies stderr into the run's log)."""
+    print(f"synthgen: warning: {msg}", file=sys.stderr, flush=True)
 
 
 def _parse_labels(path: Path, R0, Tr) -> list[dict[str, Any]]:
@@ -152,7 +350,7 @@ def _parse_labels(path: Path, R0, Tr) -> list[dict[str, Any]]:
             continue
         if len(f) < 15:
             raise DatasetError(f"{path}:{n}: expected 15 columns (type ... rotation_y), got {len(f)}")
-        if f[0] == "DontCare":
+        if f[0] == "DontCare" and not _has_box(f):  # KITTI's DontCare regions: a 2D box, sizes -1
             continue
         try:
             h, w, l, x, y, z, ry = (float(v) for v in f[8:15])
@@ -162,6 +360,13 @@ def _parse_labels(path: Path, R0, Tr) -> list[dict[str, Any]]:
             raise DatasetError(f"{path}:{n}: NaN or inf in the 3D box columns")
         boxes.append({"category": f[0], **box_from_kitti(h, w, l, x, y, z, ry, R0, Tr)})
     return boxes
+
+
+def _has_box(f: list[str]) -> bool:
+    try:
+        return all(float(v) > 0 for v in f[8:11])
+    except ValueError:
+        return False
 
 
 def read_kitti(path: str, follow_symlinks: bool = False) -> Dataset:

@@ -4,15 +4,21 @@ Layout written atomically::
 
     out/images/<name>.png
     out/labels/<name>.txt     one line per object
-    out/data.yaml             path, train/val (both ``images``), nc, names
+    out/data.yaml             train/val (both ``images``), task, nc, names
     out/manifest.jsonl        ids, labels, provenance (as every synthgen writer)
 
 Detection lines are ``class cx cy w h`` with coordinates normalised to [0, 1] by the image width and
 height.  With ``segments`` (``auto``: when every object has a mask) lines are
-``class x1 y1 x2 y2 ...``: the mask's outer contours (through boundary pixel centres) as one
-normalised polygon; the parts of an occluded object are joined by zero-width bridges, as Ultralytics
-does, so one line stays one instance.  Masks in one piece read back exactly; a mask in several
-pieces reads back with a one-pixel line along each bridge.  Class ids follow ``classes`` without ``background``.
+``class x1 y1 x2 y2 ...``: the mask's outer contours as one normalised polygon along the outer pixel
+edges (COCO's convention: pixel ``x`` covers ``[x, x + 1)``), so the box Ultralytics derives from a
+polygon (its extent) is the mask's box, pycocotools' ``toBbox``; the parts of an occluded object are
+joined by zero-width bridges, as Ultralytics does, so one line stays one instance.  Masks read back
+exactly (holes filled).  Class ids follow ``classes`` without ``background``.
+
+``data.yaml`` has no ``path`` key: Ultralytics' ``check_det_dataset`` then takes the folder of the
+yaml file as the dataset root, so the folder loads from any working folder and can be moved (a
+relative ``path``, even ``.``, would be resolved against the working folder or Ultralytics'
+``datasets_dir`` instead).
 """
 from __future__ import annotations
 
@@ -33,21 +39,39 @@ DATA_YAML = "data.yaml"
 
 
 def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
-    """One polygon (K, 2) through the centres of the boundary pixels of every part of ``mask``.
+    """One polygon (K, 2) along the outer pixel edges of every part of ``mask``.
 
-    Coordinates are continuous (pixel ``x`` has its centre at ``x + 0.5``).  Filling the polygon with
-    its edges included (``_fill``) gives the mask back exactly for a mask in one piece; the bridges
-    joining several pieces add a one-pixel line between them.
+    Coordinates are continuous, as in COCO: pixel ``x`` covers ``[x, x + 1)``, so the vertices are
+    pixel corners and the polygon's extent is the mask's box exactly (pycocotools' ``toBbox``, which
+    is the box Ultralytics derives from a polygon).  Holes are filled.  Filling the polygon by pixel
+    centres (``_fill``, and pycocotools' ``frPyObjects``) gives the mask back exactly; several pieces
+    are joined by zero-width bridges, which cover no pixel centre.
     """
     import cv2
 
-    m = (np.asarray(mask) > 0).astype(np.uint8)
-    cs, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cs = [c.reshape(-1, 2).astype(np.float64) + 0.5 for c in cs if len(c) >= 1]
-    if not cs:
+    m = np.asarray(mask) > 0
+    ys, xs = np.nonzero(m.any(axis=1))[0], np.nonzero(m.any(axis=0))[0]
+    if not len(ys):
         return np.zeros((0, 2))
+    y0, x0 = ys[0], xs[0]
+    m = m[y0: ys[-1] + 1, x0: xs[-1] + 1].astype(np.uint8)  # the mask's box only
+    # trace the mask upsampled 2x: boundary sub-pixel i lies at corner ceil(i / 2) of the original
+    # grid (sub-pixels 2x and 2x + 1 are the left and right halves of pixel x)
+    up = np.repeat(np.repeat(m, 2, axis=0), 2, axis=1)
+    cs, _ = cv2.findContours(up, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cs = [_corners(((c.reshape(-1, 2) + 1) // 2 + [x0, y0]).astype(np.float64)) for c in cs if len(c) >= 1]
     cs.sort(key=lambda c: (c[:, 1].min(), c[:, 0].min()))
     return _join(cs)
+
+
+def _corners(p: np.ndarray) -> np.ndarray:
+    """The ring without repeated points and without points in the middle of a straight run."""
+    p = p[np.any(p != np.roll(p, 1, axis=0), axis=1)] if len(p) > 1 else p
+    if len(p) < 3:
+        return p
+    a, b = p - np.roll(p, 1, axis=0), np.roll(p, -1, axis=0) - p
+    turn = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] != 0
+    return p[turn] if turn.sum() >= 3 else p
 
 
 def _join(cs: list[np.ndarray]) -> np.ndarray:
@@ -116,7 +140,8 @@ def write_yolo(samples: Iterable[Sample], classes: list[str], out: str, overwrit
             safe_join(tmp, "labels", f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
             recs.append(record(s, f"images/{stem}{ext}", sha256_bytes(data), **(extra(s) if extra else {})))
         yaml = ["# written by synthgen: Ultralytics YOLO " + ("segmentation" if seg else "detection"),
-                "path: .", "train: images", "val: images", f"task: {'segment' if seg else 'detect'}", f"nc: {len(names)}", "names:"]
+                "# no 'path': Ultralytics takes this file's folder as the dataset root, from any working folder",
+                "train: images", "val: images", f"task: {'segment' if seg else 'detect'}", f"nc: {len(names)}", "names:"]
         yaml += [f"  {i}: {_yaml_name(n)}" for i, n in enumerate(names)]
         (tmp / DATA_YAML).write_text("\n".join(yaml) + "\n")
         write_manifest(tmp / MANIFEST, recs)
@@ -202,11 +227,27 @@ def read_yolo(path: str, follow_symlinks: bool = False) -> Dataset:
 
 
 def _fill(pts: list[float], h: int, w: int) -> np.ndarray:
-    """Rasterise a polygon of pixel-centre coordinates, edges included (the inverse of ``mask_to_polygon``)."""
-    import cv2
-
-    p = np.round(np.asarray(pts, dtype=np.float64).reshape(-1, 2) - 0.5).astype(np.int32)
+    """Rasterise a polygon in pixel coordinates (pixel ``x`` covers ``[x, x + 1)``): a pixel is in when
+    its centre is inside (even-odd rule), as pycocotools does.  The inverse of ``mask_to_polygon``;
+    a zero-width bridge (a segment walked there and back) fills nothing."""
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    a, b = p, np.roll(p, -1, axis=0)
+    up = (a[:, 1] <= b[:, 1])[:, None]
+    lo, hi = np.where(up, a, b), np.where(up, b, a)  # each edge from its lower end: both directions of
+    keep = hi[:, 1] > lo[:, 1]                       # a bridge give bit-identical crossings
+    lo, hi = lo[keep], hi[keep]
+    r0 = np.clip(np.ceil(lo[:, 1] - 0.5), 0, h).astype(np.int64)  # rows whose centre y + 0.5 the edge
+    r1 = np.clip(np.ceil(hi[:, 1] - 0.5), 0, h).astype(np.int64)  # crosses: lo_y <= y + 0.5 < hi_y
+    n = r1 - r0
+    edge = np.repeat(np.arange(len(lo)), n)
+    rows = np.repeat(r0, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    x = lo[edge, 0] + (rows + 0.5 - lo[edge, 1]) * (hi[edge, 0] - lo[edge, 0]) / (hi[edge, 1] - lo[edge, 1])
+    cols = np.clip(np.ceil(x - 0.5), 0, w).astype(np.int64)  # the first pixel centre right of each crossing
     m = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8)
-    cv2.polylines(m, [p], True, 1, lineType=cv2.LINE_8)
+    if not len(rows):
+        return m
+    ra, rb, ca, cb = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1  # work in the polygon's box only
+    cross = np.zeros((rb - ra, cb - ca), np.int32)
+    np.add.at(cross, (rows - ra, cols - ca), 1)
+    m[ra:rb, ca:min(cb, w)] = (np.cumsum(cross, axis=1)[:, : min(cb, w) - ca] % 2).astype(np.uint8)
     return m
