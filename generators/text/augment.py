@@ -11,23 +11,37 @@ Operations (Wei and Zou 2019, "EDA", plus three for entity-labeled text):
 * ``typo``: keyboard typos (a QWERTY neighbour or two swapped letters) at rate ``typo_rate`` per letter
 * ``casing``: the whole text lower-, upper- or first-letter-cased
 
-Each sample picks ``n_ops`` operations (weights in ``ops``) among those that apply to its parent.
+Each sample picks ``n_ops`` operations (weights in ``ops``) among those that apply to its parent;
+parents to which no operation applies (a one-word text, say) are never drawn, and a class with no
+such parent raises :class:`~synthgen.errors.InsufficientDataError` (``synthgen run`` then marks the
+class INCOMPUTABLE and generates the others).
+
+Language: WordNet is English.  Each class's language is ``generator.language`` or, with ``auto``,
+detected from its real texts (:mod:`synthgen.language`).  An English class gets WordNet synonyms; a
+class in another language gets synonyms from the LibreOffice thesaurus Debian ships for it
+(``mythes-<lang>``, read by thesaurus.py) when installed; otherwise (or when the language is
+unknown) ``synonym`` and ``insert`` are skipped for that class with one warning line on stderr, and
+provenance records why.  The other operations apply to any language; ``locale: auto`` picks the
+Faker locale of the class language for ``entity``.
 Word-level operations only touch words outside entity spans; every edit goes through
 :mod:`synthgen.textedit` (the edit engine the stress suites use too: one QWERTY neighbour map, one
 case rule), so spans move with each edit and always satisfy ``text[start:end] == span["text"]``.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
+from synthgen import language as lang_mod
 from synthgen.config import plain
-from synthgen.errors import ConfigError
+from synthgen.errors import ConfigError, InsufficientDataError
 from synthgen.seeding import sample_seed
 from synthgen.textedit import NEIGHBOURS, apply_edit, free_words, inside_any, match_case, neighbour_key
 
 from ..base import BaseGenerator
+from . import thesaurus
 from .template import make_faker
 from .wordnet import DEFAULT_PATH as WORDNET_PATH
 from .wordnet import synonyms
@@ -49,18 +63,23 @@ or other our ours ourselves out over own same she should so some such than that 
 there these they this those through to too under until up very was we were what when where which while who whom why will
 with you your yours yourself yourselves""".split())
 
+_WARNED: set[tuple[str, str]] = set()  # (class, language) already warned about
+
 
 class TextAugment(BaseGenerator):
     """EDA-style augmentation of real texts of the class, with spans kept exact."""
 
     modality = "text"
-    version = "2"  # 2: typos draw from the shared QWERTY map (synthgen.textedit), in nlpaug's order
+    version = "3"  # 2: typos draw from the shared QWERTY map (synthgen.textedit), in nlpaug's order; 3: per-class
+    # language (WordNet for English only, MyThes thesauri for others) and parents with no applicable op never drawn
+    probe_classes = True  # cheap to try one sample per class: synthgen run marks a class it cannot make INCOMPUTABLE
     short_name = "textaug"
     libraries = ("faker",)
 
     def __init__(self, ops: dict[str, float] | None = None, n_ops: list[int] | tuple[int, int] = (1, 2), alpha: float = 0.1,
-                 typo_rate: float = 0.03, locale: str = "en_US", wordnet_path: str = WORDNET_PATH,
-                 entity_providers: dict[str, str] | None = None):
+                 typo_rate: float = 0.03, locale: str = "auto", wordnet_path: str = WORDNET_PATH,
+                 entity_providers: dict[str, str] | None = None, language: str = "auto",
+                 thesaurus_dir: str = thesaurus.DEFAULT_DIR):
         self.ops = plain(ops) if ops is not None else dict(DEFAULT_OPS)
         self.n_ops = list(plain(n_ops))
         self.alpha = float(alpha)
@@ -68,8 +87,12 @@ class TextAugment(BaseGenerator):
         self.locale = str(locale)
         self.wordnet_path = str(wordnet_path)
         self.entity_providers = plain(entity_providers) or {}
+        self.language = str(language)
+        self.thesaurus_dir = str(thesaurus_dir)
         self._checked = False
         self._faker = None
+        self._fakers: dict[str, Any] = {}
+        self._table_now: dict[str, tuple[str, ...]] = {}
 
     # -- set-up -------------------------------------------------------------------------------
     def check(self) -> None:
@@ -90,18 +113,77 @@ class TextAugment(BaseGenerator):
             raise ConfigError(f"generator.alpha: must be in (0, 1], got {self.alpha}")
         if not 0.0 < self.typo_rate <= 1.0:
             raise ConfigError(f"generator.typo_rate: must be in (0, 1], got {self.typo_rate}")
-        if self.ops.get("synonym", 0) > 0 or self.ops.get("insert", 0) > 0:
+        self._language = lang_mod.check_language(self.language, "generator.language")
+        if self.locale != "auto":
+            make_faker(self.locale)  # an unknown locale is an error now, not at the first entity
+        if (self.ops.get("synonym", 0) > 0 or self.ops.get("insert", 0) > 0) and self._language in ("auto", "en"):
             synonyms(self.wordnet_path)
         self._checked = True
 
-    def faker(self):
-        if self._faker is None:
-            self._faker = make_faker(self.locale)
-        return self._faker
+    def faker(self, locale: str | None = None):
+        loc = locale or (self.locale if self.locale != "auto" else "en_US")
+        if loc not in self._fakers:
+            self._fakers[loc] = make_faker(loc)
+        return self._fakers[loc]
+
+    # -- the language of a class: which synonyms, which Faker locale ---------------------------
+    def language_info(self, texts: list[str], where: str) -> dict[str, Any]:
+        """Language, synonym source and Faker locale for these texts (``where`` names them in the warning)."""
+        self.check()
+        det = lang_mod.resolve(self._language, texts)
+        code = det.code
+        info: dict[str, Any] = {"language": code, "language_source": "auto" if self._language == "auto" else "config"}
+        if self._language == "auto":
+            info["language_confidence"] = round(det.confidence, 4)
+        info["faker_locale"] = self.locale if self.locale != "auto" else lang_mod.FAKER_LOCALES.get(code, "en_US")
+        wants = [op for op in ("synonym", "insert") if self.ops.get(op, 0) > 0]
+        if code == "en":
+            info["synonyms"] = "wordnet"
+        else:
+            path = thesaurus.find(code, self.thesaurus_dir) if code != lang_mod.UNKNOWN else None
+            if path is not None:
+                info["synonyms"] = f"mythes:{path}"
+            else:
+                info["synonyms"] = None
+                if code == lang_mod.UNKNOWN:
+                    why = (f"language {det.describe()}; WordNet is English only: set generator.language=en "
+                           f"if the texts are English")
+                else:
+                    why = (f"language '{code}': WordNet is English only and no thesaurus for '{code}' is installed "
+                           f"(apt-get install mythes-{code}, read from {self.thesaurus_dir})")
+                info["skipped_ops"] = {op: why for op in wants}
+                if wants and (where, code) not in _WARNED:  # once per process, however many folds refit
+                    _WARNED.add((where, code))
+                    print(f"synthgen: warning: text_augment: {where}: {' and '.join(wants)} skipped: {why}",
+                          file=sys.stderr, flush=True)
+        return info
+
+    def class_language(self, label: str) -> dict[str, Any]:
+        cache = self.__dict__.setdefault("_languages", {})
+        if label not in cache:
+            texts = [s.data for s in self.real_.samples if s.label == label and isinstance(s.data, str)] \
+                if getattr(self, "real_", None) is not None else []
+            cache[label] = self.language_info(texts, f"class '{label}'")
+        return cache[label]
+
+    def _use(self, info: dict[str, Any]) -> None:
+        """Make ``info``'s synonym table the one the operations read."""
+        src = info.get("synonyms")
+        self._stop_now = STOPWORDS | lang_mod.STOPWORDS.get(info.get("language", ""), frozenset())
+        if not (self.ops.get("synonym", 0) > 0 or self.ops.get("insert", 0) > 0):
+            self._table_now = {}
+        elif src == "wordnet":
+            self._table_now = synonyms(self.wordnet_path)
+        elif src:
+            self._table_now = thesaurus.synonyms(src.split(":", 1)[1])
+        else:
+            self._table_now = {}
 
     def fit(self, real) -> "TextAugment":
         self.check()
         self.real_ = real
+        for k in ("_candidates", "_languages", "_parents", "_text_languages"):
+            self.__dict__.pop(k, None)
         mentions: dict[str, set[str]] = {}
         for s in real.samples:
             for sp in s.annotations.get("spans", []):
@@ -111,11 +193,12 @@ class TextAugment(BaseGenerator):
 
     # -- operations: each takes (text, spans, rng) and returns (text, spans, detail) ------------
     def _syn(self):
-        return synonyms(self.wordnet_path)
+        return self._table_now
 
     def _synonym_words(self, text, spans):
         table = self._syn()
-        return [(s, e) for s, e in free_words(text, spans) if text[s:e].lower() not in STOPWORDS and text[s:e].lower() in table]
+        stop = getattr(self, "_stop_now", STOPWORDS)
+        return [(s, e) for s, e in free_words(text, spans) if text[s:e].lower() not in stop and text[s:e].lower() in table]
 
     def op_synonym(self, text, spans, rng):
         cands = self._synonym_words(text, spans)
@@ -264,9 +347,15 @@ class TextAugment(BaseGenerator):
         return ok
 
     def augment(self, text: str, spans: list[dict[str, Any]], rng: np.random.Generator, faker_seed: int,
-                ops: list[str] | None = None) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-        """Apply ``ops`` (default: ``n_ops`` drawn by weight) in order; returns (text, spans, applied)."""
+                ops: list[str] | None = None, label: str | None = None) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+        """Apply ``ops`` (default: ``n_ops`` drawn by weight) in order; returns (text, spans, applied).
+
+        The language (synonym source, Faker locale) is that of class ``label``, or, without a label,
+        of ``text`` itself; ``synonym``/``insert`` asked for where no synonyms exist change nothing.
+        """
         self.check()
+        info = self.class_language(label) if label is not None else self._text_language(text)
+        self._use(info)
         spans = [dict(sp) for sp in spans]
         if ops is None:
             cand = self.applicable(text, spans)
@@ -282,7 +371,7 @@ class TextAugment(BaseGenerator):
                 if not spans:
                     continue
                 if fake is None:
-                    fake = self.faker()
+                    fake = self.faker(info["faker_locale"])
                     fake.seed_instance(faker_seed)
                 text, spans, detail = self.op_entity(text, spans, rng, fake)
             else:
@@ -290,15 +379,43 @@ class TextAugment(BaseGenerator):
             applied.append({"op": op, **detail})
         return text, spans, applied
 
+    def _text_language(self, text: str) -> dict[str, Any]:
+        cache = self.__dict__.setdefault("_text_languages", {})
+        if text not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[text] = self.language_info([text], "text")
+        return cache[text]
+
+    def parents(self, label: str) -> list:
+        """The class's real texts to which at least one operation applies (its language's operations)."""
+        cache = self.__dict__.setdefault("_parents", {})
+        pool = self.candidates(label)
+        key = (label, id(pool))  # candidates change with guide(): so does this
+        if key in cache:
+            return cache[key]
+        for s in pool:
+            if not isinstance(s.data, str):
+                raise ConfigError(f"generator: text_augment needs text samples, got {type(s.data).__name__} in {s.id}")
+        info = self.class_language(label)
+        self._use(info)
+        ok = [s for s in pool if self.applicable(s.data, s.annotations.get("spans", []))]
+        if not ok:
+            ops = ", ".join(op for op, w in self.ops.items() if w > 0 and op not in info.get("skipped_ops", {}))
+            raise InsufficientDataError(f"class '{label}': text_augment cannot change any of its {len(pool)} real texts "
+                                        f"(no operation among {ops or 'none'} applies, e.g. one-word texts without spans)")
+        cache[key] = ok
+        return ok
+
     def _make(self, label, index, rng, seed):
         self.check()
-        pool = self.candidates(label)
+        pool = self.parents(label)
         parent = pool[int(rng.integers(len(pool)))]
-        if not isinstance(parent.data, str):
-            raise ConfigError(f"generator: text_augment needs text samples, got {type(parent.data).__name__} in {parent.id}")
         fseed = sample_seed(seed, label, index, "faker")
-        text, spans, applied = self.augment(parent.data, parent.annotations.get("spans", []), rng, fseed)
+        text, spans, applied = self.augment(parent.data, parent.annotations.get("spans", []), rng, fseed, label=label)
         ann = {k: v for k, v in parent.annotations.items() if k != "spans"}
         ann["spans"] = sorted(spans, key=lambda d: (d["start"], d["end"], d["label"]))
-        params = {"parent": parent.id, "ops": applied, "locale": self.locale, "faker_seed": fseed}
+        info = self.class_language(label)
+        params = {"parent": parent.id, "ops": applied, "locale": info["faker_locale"], "faker_seed": fseed,
+                  **{k: v for k, v in info.items() if k != "faker_locale"}}
         return text, ann, [parent.id], params

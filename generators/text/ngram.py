@@ -146,6 +146,7 @@ class TextNgram(BaseGenerator):
     modality = "text"
     version = "1"
     short_name = "ngram"
+    probe_classes = True  # cheap to try one sample per class: synthgen run marks a class it cannot make INCOMPUTABLE
 
     def __init__(self, order: int = 3, discount: float = 0.3, min_units: int = 4, max_units: int = 300,
                  novelty_n: int = 4, max_overlap: float = 0.7, max_tries: int = 20, model: dict[str, Any] | None = None):

@@ -54,7 +54,8 @@ def _severities(v, key: str) -> tuple[int, ...]:
     return out
 
 
-ALLOWED = {"name", "modality", "benchmark", "baseline", "severities", "include_clean", "per_class", "options", "corruptions", "description"}
+ALLOWED = {"name", "modality", "benchmark", "baseline", "severities", "include_clean", "per_class", "options", "corruptions", "description",
+           "language"}
 
 
 def parse_suite(suite_cfg: Any, modality: str, key: str = "stress") -> tuple[dict[str, Any], list[Entry]]:
@@ -99,7 +100,25 @@ def parse_suite(suite_cfg: Any, modality: str, key: str = "stress") -> tuple[dic
         raise ConfigError(f"{key}.per_class: must be a positive integer or null, got {per_class!r}")
     settings = {"name": cfg.get("name") or "suite", "benchmark": cfg.get("benchmark"), "baseline": cfg.get("baseline"),
                 "include_clean": bool(cfg.get("include_clean", True)), "per_class": per_class, "modality": modality}
+    if modality == "text":  # English-only corruptions are left out of a suite in another language (stress/text.py)
+        from ..language import check_language
+
+        settings["language"] = check_language(cfg.get("language", "auto"), f"{key}.language")
     return settings, entries
+
+
+def drop_not_applicable(ds: Dataset, settings: dict[str, Any], entries: list[Entry]) -> list[Entry]:
+    """The entries that apply to the base texts' language; the others go to ``settings["not_applicable"]``
+    (``{corruption: reason}``) with the language in ``settings["language_detected"]``.  Other modalities: as is."""
+    if settings.get("modality") != "text":
+        return entries
+    from .text import not_applicable
+
+    det, na = not_applicable([e.corruption.name for e in entries], [s.data for s in ds.samples if isinstance(s.data, str)],
+                             settings.get("language", "auto"))
+    settings["language_detected"] = det.to_dict()
+    settings["not_applicable"] = na
+    return [e for e in entries if e.corruption.name not in na]
 
 
 def select_base(ds: Dataset, per_class: int | None, seed: int) -> list[Sample]:
@@ -134,7 +153,9 @@ def build_suite(ds: Dataset, settings: dict[str, Any], entries: list[Entry], see
         for b in base:
             prov = Provenance(generator=CLEAN_TARGET, generator_version=SUITE_VERSION, config_digest=digest({"clean": True}),
                               seed=int(seed), label=b.label, index=0, parents=(b.id,),
-                              params={"corruption": CLEAN, "severity": 0, "benchmark": None, "expect": None, "suite": suite_name})
+                              params={"corruption": CLEAN, "severity": 0, "benchmark": None, "expect": None, "suite": suite_name,
+                                      **({"language": settings["language_detected"]["language"],
+                                          "not_applicable": settings["not_applicable"]} if settings.get("not_applicable") else {})})
             meta = {k: v for k, v in b.meta.items() if k == "path"}
             out.append(Sample(id=f"{safe_name(b.id)}__clean", data=_copy_data(b.data), label=b.label,
                               annotations=_copy_ann(b.annotations), provenance=prov, modality=b.modality, meta=meta))

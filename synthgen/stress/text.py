@@ -11,6 +11,12 @@ generators use too (one tokeniser, one QWERTY neighbour map, one case rule); spa
 text, an edit that would cut across a span boundary is never chosen, and each span's ``text`` is
 refreshed from the new string.
 
+Language: ``contractions`` and ``negation`` know English only (English contraction pairs, English
+auxiliaries and "not").  A suite whose base texts are not English (``stress.language``, or with
+``auto`` the language detected from the base texts by :mod:`synthgen.language`) leaves them out as
+*not applicable*: no samples, the reason in ``suite.json`` and in the clean samples' provenance, so
+``synthgen evaluate`` shows them as ``n/a`` instead of counting an untouched text as 0 % failure.
+
 Names, locations and numbers are changed with Faker, one instance seeded per sample (the Faker
 version is recorded in provenance, since its output for a seed changes between releases).  Entities
 are the spans labelled as persons/locations when the sample has spans; otherwise tokens found in
@@ -30,6 +36,30 @@ SHARES = (0.1, 0.2, 0.3, 0.4, 0.5)
 FAKER = ("numpy", "Faker")
 PERSON_LABELS = {"PER", "PERSON", "NAME", "B-PER", "I-PER"}
 LOCATION_LABELS = {"LOC", "GPE", "LOCATION", "CITY", "COUNTRY", "B-LOC", "I-LOC"}
+
+# corruptions whose rules are English: name -> what they know
+ENGLISH_ONLY = {
+    "contractions": "English contraction pairs (is not <-> isn't)",
+    "negation": "English auxiliaries and 'not'/'n't'",
+}
+
+
+def not_applicable(names: Iterable[str], texts: Iterable[str], language: str = "auto"):
+    """``(detection, {corruption: reason})`` for the English-only corruptions among ``names`` when the
+    texts are not (known to be) English; ``language``: ``auto`` or a code (:mod:`synthgen.language`)."""
+    from ..language import resolve
+
+    det = resolve(language, texts)
+    if det.code == "en":
+        return det, {}
+    how = "set in stress.language" if language != "auto" else f"detected: {det.describe()}"
+    out = {}
+    for n in names:
+        if n in ENGLISH_ONLY:
+            out[n] = (f"not applicable: knows only {ENGLISH_ONLY[n]}; the suite's language is {det.code} ({how})"
+                      + ("; set stress.language=en if the texts are English" if det.code == "unknown" else ""))
+    return det, out
+
 
 # --- edits and span alignment (the engine is synthgen.textedit) ---------------------------------
 
