@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dataset import Dataset
-from .errors import ConfigError, DatasetError
+from .errors import ConfigError, DatasetError, InsufficientDataError
 from .sample import Sample
 from .seeding import derived_seed
 
@@ -87,6 +87,8 @@ class Reference:
 
     def describe(self, label: str) -> str:
         n = self.n_real.get(label, 0)
+        if self.mode == "holdout" and n == 0:  # the class is not cut by dataset.longtail.keep: nothing held out
+            return "held-out real: none (class not in dataset.longtail.keep; distribution checks n/a)"
         return {"holdout": f"held-out real (n={n})",
                 "crossfit": f"cross-fit {self.folds}x{self.repeats} (n={n})",
                 "parents": f"PARENTS (circular, n={n})",
@@ -113,7 +115,10 @@ def fresh(generator):
     """An unfitted copy of a generator, built from its parameters (constructors only store them), so
     no state of another fit (parent pools, caches, a trained model) carries over into a fold."""
     try:
-        return type(generator)(**generator.get_params())
+        g = type(generator)(**generator.get_params())
+        if getattr(generator, "guidance_", None) and hasattr(g, "guide"):  # model-guided parents, as merged
+            g.guide(generator.guidance_)
+        return g
     except TypeError as e:  # a constructor that does more than store its arguments: a generator bug
         raise TypeError(f"{generator.target}: cannot be rebuilt from get_params() for cross-fitting ({e})") from None
 
@@ -154,7 +159,11 @@ def make_batches(generator, train: Dataset, counts: dict[str, int], seed: int, o
                 if not train_ids.get(label):
                     continue  # every real sample of the class is in this fold: nothing to derive from
                 n = min(opts.max_batch, max(1, math.ceil(counts[label] / k)))
-                for s in g.generate(label, n, fold_seed):
+                try:
+                    made = list(g.generate(label, n, fold_seed))
+                except InsufficientDataError:
+                    continue  # the texts left outside this fold are too few for the generator: no batch, as above
+                for s in made:
                     leaked = held.intersection(s.provenance.parents)
                     if leaked:
                         raise DatasetError(f"generator {g.target}: validation sample {s.id} of fold {f} has "

@@ -43,7 +43,9 @@ def shown(path: Any) -> str:
 # --- datasets -----------------------------------------------------------------------------------
 
 def _parse_keep(keep: Any, key: str) -> dict[str, int]:
-    """``{"3": 40}`` or ``["3:40", ...]`` -> ``{"3": 40}``; bad entries name the key."""
+    """``{"3": 40}``, ``["3:40", ...]`` or ``"3:40,5:40"`` -> ``{"3": 40}``; bad entries name the key."""
+    if isinstance(keep, str):
+        keep = [e.strip() for e in keep.split(",") if e.strip()]
     items = keep.items() if isinstance(keep, dict) else [str(e).rsplit(":", 1) if ":" in str(e) else (e, None) for e in keep]
     out = {}
     for label, n in items:
@@ -123,14 +125,19 @@ def read_any(path: str, fmt: str = "auto", key: str = "synthetic.path", lazy: bo
 
 # --- planning -----------------------------------------------------------------------------------
 
-def plan_for(cfg: Any, train: Dataset) -> Plan:
+def plan_for(cfg: Any, train: Dataset, guide: dict[str, Any] | None = None) -> Plan:
+    """The plan of ``cfg.policy`` for ``train``; ``guide``: keyword arguments of
+    :func:`synthgen.plan.model_guided` (the loop passes its refitted model and merged samples)."""
     p = plain(cfg.get("policy") or {})
-    allowed = {"target", "max_synthetic_fraction", "classes", "min_real", "rare_below"}
+    from .plan import GUIDED_KEYS
+
+    allowed = {"target", "max_synthetic_fraction", "classes", "min_real", "rare_below", *GUIDED_KEYS}
     for k in p:
         if k not in allowed:
             raise ConfigError(f"policy.{k}: unknown key (allowed: {', '.join(sorted(allowed))})")
-    plan = make_plan(train.counts(), p.get("target", "max"), p.get("max_synthetic_fraction", 0.9),
-                     p.get("classes"), p.get("min_real", 1))
+    guided = p.get("target") == "model"  # model-guided: the uniform plan at policy.fill, re-weighted
+    plan = make_plan(train.counts(), (p.get("fill") or "max") if guided else p.get("target", "max"),
+                     p.get("max_synthetic_fraction", 0.9), p.get("classes"), p.get("min_real", 1))
     rare_below = p.get("rare_below")
     if rare_below is not None and p.get("classes") is None:
         from dataclasses import replace
@@ -138,6 +145,10 @@ def plan_for(cfg: Any, train: Dataset) -> Plan:
         rows = tuple(r if r.real < float(rare_below) * r.target else replace(r, synthetic=0, note=f"not rare (>= {rare_below:g} x target)")
                      for r in plan.rows)
         plan = Plan(rows, {**plan.policy, "rare_below": rare_below})
+    if guided:
+        from .plan import model_guided
+
+        plan = model_guided(plan, cfg, train, **(guide or {}))
     return plan
 
 
@@ -154,9 +165,14 @@ def plan_job(cfg, out_dir: Path) -> dict[str, Any]:
 def _run_key(cfg, generator, plan: Plan, seed: int, shard: str | None, fmt: str) -> str:
     """What makes a run folder's samples what they are; a resume must match it."""
     from .config import digest
+    from .generate import writer_options
 
-    return digest({"generator": generator.config_digest, "plan": plan.to_dict(), "seed": seed, "shard": shard,
-                   "format": fmt, "dataset": plain(cfg.get("dataset"))})
+    key = {"generator": generator.config_digest, "plan": plan.to_dict(), "seed": seed, "shard": shard,
+           "format": fmt, "dataset": plain(cfg.get("dataset"))}
+    options = writer_options(fmt, cfg.get("output"))
+    if options:  # output.kitti: what the files hold (KITTI types, 2D boxes)
+        key["writer"] = options
+    return digest(key)
 
 
 def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int, shard: str | None) -> tuple[Path, str, int]:
@@ -199,7 +215,7 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     order = [(label, i) for label, _, idx in todo for i in idx]
     checkpoint("stage.before-final")
     key_file.write_text(key + "\n")  # before the rename: a complete folder always has its key
-    write_dataset(stage.iter_plan(order), train, synth_dir, fmt)
+    write_dataset(stage.iter_plan(order), train, synth_dir, fmt, output=cfg.get("output"))
     checkpoint("stage.after-final")
     stage.remove()
     return synth_dir, fmt, made
@@ -211,19 +227,64 @@ def run_job(cfg, out_dir: Path) -> dict[str, Any]:
     shard_indices(1, shard)  # validate early
     train, reference = load_dataset(cfg.get("dataset"))
     plan = plan_for(cfg, train)
+    return run_planned(cfg, out_dir, train, reference, plan, seed, shard)
+
+
+def probe_classes(generator, train: Dataset, plan: Plan, seed: int) -> Plan:
+    """A class the generator cannot make a sample of becomes INCOMPUTABLE (0 to generate, the reason in
+    its plan note, shown in the terminal and the report) instead of aborting the whole job.
+
+    Asked only of generators that say trying one sample is cheap (``probe_classes = True``: the text
+    generators); sample 0 of each planned class is made and dropped, so the plan, and with it the run
+    key, is the same however often the run is resumed.
+    """
+    if not getattr(generator, "probe_classes", False) or plan.total == 0:
+        return plan
+    import dataclasses
+
+    from .errors import InsufficientDataError
+
+    generator.fit(train)
+    rows = []
+    for r in plan.rows:
+        if r.synthetic > 0:
+            try:
+                next(iter(generator.generate(r.label, r.synthetic, seed, indices=[0])))
+            except InsufficientDataError as e:
+                why = str(e).removeprefix(f"class '{r.label}': ")
+                print(f"synthgen: class '{r.label}' is INCOMPUTABLE (nothing generated): {why}", file=sys.stderr, flush=True)
+                r = dataclasses.replace(r, synthetic=0, note=f"INCOMPUTABLE: {why}")
+        rows.append(r)
+    return dataclasses.replace(plan, rows=tuple(rows))
+
+
+def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, plan: Plan, seed: int,
+                shard: str | None = None) -> dict[str, Any]:
+    """``synthgen run`` after planning: generate (resumable), validate, report and merge into
+    ``cfg.merge.into``.  ``synthgen loop`` runs each round through it with the round's own plan."""
     generator = build(cfg.get("generator"), "generator")
     if getattr(generator, "modality", train.modality) != train.modality:
         raise ConfigError(f"generator: makes {generator.modality} samples but dataset {train.source} holds {train.modality}")
+    if plan.guidance is not None and hasattr(generator, "guide"):  # policy.target=model: weighted parents
+        generator.guide(plan.guidance)
+    plan = probe_classes(generator, train, plan, seed)
     _echo(plan.table())
     if plan.total == 0:
-        _echo("nothing to generate: every class meets the policy")
+        stuck = [r.label for r in plan.rows if r.note.startswith("INCOMPUTABLE")]
+        _echo(f"nothing to generate: {', '.join(stuck)} INCOMPUTABLE (see the notes above)" if stuck else
+              "nothing to generate: every class meets the policy")
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
+    if plan.total == 0:  # nothing to write, validate or merge (an empty JSONL file would not read back)
+        return {"plan": plan.to_dict(), "n_synthetic": 0, "synthetic": None, "format": None, "generated_now": 0}
     synth_dir, fmt, made = produce(cfg, out_dir, train, plan, generator, seed, shard)
     synthetic = read_any(str(synth_dir), fmt, "synthetic", lazy=True).samples
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,
                                "generated_now": made}
     if shard:
         _echo(f"shard {shard}: wrote {len(synthetic)} samples to {shown(synth_dir)} (join shards with `synthgen collect`)")
+        from . import audit
+
+        audit.record_run(out_dir, cfg, "run", summary, {"seed": seed, "generator": generator.target}, train, synthetic)
         return summary
     if not synthetic:
         return summary
@@ -257,13 +318,19 @@ def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, pla
     _echo(f"report: {shown(out_dir / 'report.html')}")
     m = cfg.get("merge") or {}
     if m.get("into"):
+        from . import audit
         from .merge import merge
 
         res = merge(m["into"], train, synthetic, report, report_path=str(out_dir / "report.json"),
-                    force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"),
-                    lock_timeout=float(m.get("lock_timeout", 60)))
+                    force=bool(m.get("force", False)), reason=m.get("reason"), fmt=merge_format(cfg),
+                    output=cfg.get("output"), lock_timeout=float(m.get("lock_timeout", 60)),
+                    audit=audit.context(cfg, run_info["command"], out_dir))
         summary["merge"] = res
         _print_merge(res)
+    # the run folder's own audit entry: inputs, what was written, the gate's decisions
+    from . import audit
+
+    audit.record_run(out_dir, cfg, run_info["command"], summary, run_info, train, synthetic)
     return summary
 
 
@@ -310,6 +377,8 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
     train, reference = load_dataset(run_cfg.get("dataset"))
     plan = plan_for(run_cfg, train)
     generator = build(run_cfg.get("generator"), "generator")
+    if plan.guidance is not None and hasattr(generator, "guide"):
+        generator.guide(plan.guidance)
     by_key: dict[tuple[str, int], Sample] = {}
     fmt = None
     for d in dirs:
@@ -326,7 +395,7 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
         raise DatasetError(f"shards: {len(missing)} planned samples missing (first: class '{missing[0][0]}' index {missing[0][1]})"
                            if missing else f"shards: {len(by_key) - len(order)} samples not in the plan")
     synthetic = [by_key[k] for k in order]
-    write_dataset(synthetic, train, out_dir / "synthetic", fmt or "auto")
+    write_dataset(synthetic, train, out_dir / "synthetic", fmt or "auto", output=run_cfg.get("output"))
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     summary = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(out_dir / "synthetic"), "shards": n}
     _echo(f"collected {len(synthetic)} samples from {n} shards into {out_dir / 'synthetic'}")
@@ -338,6 +407,15 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
         view = OmegaConf.merge(run_cfg, {"merge": OmegaConf.to_container(m) if m else {"into": None}})
         return _validate_and_merge(view, out_dir, train, reference, synthetic, run_info, plan, summary, generator)
     return summary
+
+
+def merge_format(cfg, run_cfg=None) -> str:
+    """``merge.format``; when ``auto``, the run's ``output.format``, so a run that writes YOLO merges into
+    a YOLO training set.  Both ``auto``: the training set keeps the format of the real dataset."""
+    fmt = ((cfg.get("merge") or {}).get("format") or "auto")
+    if fmt == "auto":
+        fmt = ((run_cfg if run_cfg is not None else cfg).get("output") or {}).get("format") or "auto"
+    return str(fmt)
 
 
 def _print_merge(res: dict[str, Any]) -> None:
@@ -398,8 +476,17 @@ def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
     train, _ = load_dataset(run_cfg.get("dataset"), "dataset")
     syn = read_any(str(run_dir / "synthetic"), "auto", "run_dir")
     report = json.loads((run_dir / "report.json").read_text())
-    res = merge(m["into"], train, syn.samples, report, report_path=str(run_dir / "report.json"),
-                force=bool(m.get("force", False)), reason=m.get("reason"), fmt=m.get("format", "auto"),
-                    lock_timeout=float(m.get("lock_timeout", 60)))
+    from . import audit
+    from .review import apply_decisions, read_decisions  # reviewers' decisions (synthgen review), if any
+
+    samples, reviewed = apply_decisions(syn.samples, read_decisions(run_dir), str(run_dir / "review" / "decisions.json"))
+    res = merge(m["into"], train, samples, report, report_path=str(run_dir / "report.json"),
+                force=bool(m.get("force", False)), reason=m.get("reason"), fmt=merge_format(cfg, run_cfg),
+                output=run_cfg.get("output"), lock_timeout=float(m.get("lock_timeout", 60)),
+                audit=audit.context(cfg, "merge", run_dir))
+    if reviewed:
+        res["review"] = reviewed
+        _echo("review decisions: " + ", ".join(f"{k} {v}" for k, v in reviewed.items()) + " (rejected samples left out)")
     _print_merge(res)
+    audit.record_merge_into_run(run_dir, cfg, res, report)
     return {"merge": res}

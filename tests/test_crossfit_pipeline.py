@@ -121,3 +121,12 @@ def test_samples_of_one_group_stay_in_one_fold():
         assert held and not held & {groups["a"][i] for i in train["a"]}
     with pytest.raises(ConfigError, match="group keys"):
         make_folds({"a": 3}, 2, 1, 0, groups={"a": ["x"]})
+
+
+def test_a_class_without_held_out_data_says_why():
+    """policy.classes may name a class that dataset.longtail.keep does not cut: its reference says so."""
+    from synthgen.crossfit import Reference
+
+    ref = Reference("holdout", {"3": 143, "7": 0})
+    assert ref.describe("3") == "held-out real (n=143)"
+    assert "none" in ref.describe("7") and "dataset.longtail.keep" in ref.describe("7")

@@ -228,7 +228,10 @@ class ImageCopyPaste(BaseGenerator):
         if not pool:
             raise InsufficientDataError(f"class '{label}': no background images (every real image is of this class; "
                                         f"set generator.background=any or background=folder)")
-        cache[label] = [{"id": s.id, "data": s.data, "objects": s.annotations.get("objects", [])} for s in pool]
+        g = getattr(self, "guidance_", None) or {}  # model-guided: backgrounds of the classes the model confuses
+        confused, times = set((g.get("confusions") or {}).get(label) or ()), 1 + int(g.get("parent_boost", 0) or 0)
+        cache[label] = [{"id": s.id, "data": s.data, "objects": s.annotations.get("objects", [])}
+                        for s in pool for _ in range(times if s.label in confused else 1)]
         return cache[label]
 
     def _pool(self, label: str) -> list[dict]:
