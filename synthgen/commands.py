@@ -14,6 +14,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("synthgen.pipeline:collect_job", "collect the runs of a sweep into one training-set version"),
     "stress": ("synthgen.stress:stress_job", "build a stress-test suite of graded corruptions and edge cases"),
     "evaluate": ("synthgen.evaluate:evaluate_job", "evaluate a model on a stress suite; fail when robustness drops"),
+    "loop": ("synthgen.loop:loop_job", "rounds of plan from the model's errors -> generate -> gate -> merge -> refit"),
+    "audit": ("synthgen.audit:audit_job", "trace a sample, version or run to who made and admitted it; verify=true checks a log"),
+    "review": ("synthgen.review:review_job", "human review in Label Studio: `review export` the uncertain samples, `review import` the decisions"),
+}
+
+# Words a command takes in place of ``action=<word>`` (``synthgen review export`` = ``synthgen review
+# action=export``); the CLI maps a first argument found here to that override.
+SUBCOMMANDS: dict[str, tuple[str, ...]] = {
+    "review": ("export", "import"),
 }
 
 

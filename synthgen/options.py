@@ -103,7 +103,16 @@ FRACTION = optional(number(0, 1))  # a score, an error rate
 # --- the options shared by several commands ------------------------------------------------------
 
 POLICY = (
-    ("policy.target", Check("max, median or an integer >= 1", lambda v: v in ("max", "median") or _is_int(v) and v >= 1)),
+    ("policy.target", Check("max, median, model or an integer >= 1", lambda v: v in ("max", "median", "model") or _is_int(v) and v >= 1)),
+    ("policy.fill", optional(Check("max, median or an integer >= 1", lambda v: v in ("max", "median") or _is_int(v) and v >= 1))),
+    ("policy.budget", optional(integer(0))),
+    ("policy.floor", number(0, 1)),
+    ("policy.parent_boost", integer(0)),
+    ("policy.low_margin", number(0)),
+    ("policy.folds", integer(2)),
+    ("policy.model", optional(Check("probe, a pickle path or a mapping with _target_ or path",
+                                    lambda v: isinstance(v, (str, dict))))),
+    ("policy.eval", optional(Check("a dataset config (a mapping with _target_)", lambda v: isinstance(v, dict)))),
     ("policy.max_synthetic_fraction", number(0, 1, hi_open=True)),
     ("policy.classes", optional(Check("a list of class names", lambda v: isinstance(v, list) and all(map(LABEL.test, v))))),
     ("policy.min_real", integer(0)),
@@ -116,6 +125,27 @@ MERGE = (
     ("merge.reason", optional(TEXT)),
     ("merge.format", FORMAT),
     ("merge.lock_timeout", number(0)),
+)
+def _is_kitti_types(v: Any) -> bool:
+    from .io.kitti import KITTI_TYPES
+
+    return isinstance(v, dict) and all(t in KITTI_TYPES for t in v.values())
+
+
+class _CameraCheck(Check):
+    """``output.kitti.camera``: the KITTI writer's own parser says what is wrong (which matrix, which key)."""
+
+    def __call__(self, key: str, value: Any) -> None:
+        from .io.kitti import camera_from
+
+        camera_from(value, key)
+
+
+OUTPUT = (
+    ("output.format", FORMAT),
+    ("output.kitti.types", optional(Check("a mapping {class: Car, Van, Truck, Pedestrian, Person_sitting, Cyclist, Tram, "
+                                          "Misc or DontCare}", _is_kitti_types))),
+    ("output.kitti.camera", _CameraCheck("null, kitti or a mapping with P2 and image_size", lambda v: True)),
 )
 ALLOW_TARGETS = (("allow_targets", Check("a list of module prefixes", lambda v: isinstance(v, list) and all(map(TEXT.test, v)))),)
 
@@ -147,6 +177,7 @@ COMPONENT_ARGS: dict[str, Check] = {
     "close_quantile": number(0, 1, lo_open=True, hi_open=True),
     "alpha": number(0, 1, lo_open=True, hi_open=True),
     "tolerance": number(0),
+    "share_tolerance": number(0, 1),
     "margin": number(0),
     "near": optional(number(0)),
     "k": integer(1),
@@ -174,7 +205,7 @@ COMPONENT_ARGS: dict[str, Check] = {
 }
 VALIDATION = (
     ("validation.cache_dir", optional(PATH)),
-    *((f"validation.{node}.{arg}", check) for node in ("validators.*", "featurizers.*", "featurizer")
+    *((f"validation.{node}.{arg}", check) for node in ("validators.*", "featurizers.*")
       for arg, check in COMPONENT_ARGS.items()),
 )
 
@@ -189,12 +220,26 @@ OPTIONS: dict[str, tuple[tuple[str, Check], ...]] = {
         ("workers", integer(1)),
         ("chunk", integer(1)),
         *POLICY,
-        ("output.format", FORMAT),
+        *OUTPUT,
         *REPORT,
         ("objective.class", optional(LABEL)),
         *MERGE, *GATE, *VALIDATION,
     ),
     "plan": POLICY,
+    "loop": (
+        ("seed", SEED),
+        ("rounds", integer(1)),
+        ("workers", integer(1)),
+        ("chunk", integer(1)),
+        ("loop.metric", one_of("rare_recall", "accuracy", "macro_recall")),
+        ("loop.min_gain", number()),
+        ("loop.test_fraction", number(0, 1, hi_open=True)),
+        ("loop.min_test_class", integer(1)),
+        ("loop.round_size", optional(integer(1))),
+        *POLICY,
+        *OUTPUT,
+        *REPORT, *MERGE, *GATE, *VALIDATION,
+    ),
     "validate": (
         ("seed", SEED),
         ("synthetic.path", optional(PATH)),
@@ -212,7 +257,7 @@ OPTIONS: dict[str, tuple[tuple[str, Check], ...]] = {
         ("seed", SEED),
         ("base.path", optional(PATH)),
         ("base.format", FORMAT),
-        ("output.format", FORMAT),
+        *OUTPUT,
     ),
     "evaluate": (
         ("suite.path", optional(PATH)),
@@ -230,6 +275,23 @@ OPTIONS: dict[str, tuple[tuple[str, Check], ...]] = {
         ("limits.max_failure_rate", FRACTION),
         ("limits.fail_on_leak", BOOL),
         ("training.augmentations", optional(Check("a list of names or a file", lambda v: isinstance(v, list) or _is_path(v)))),
+    ),
+    "review": (
+        ("action", optional(Check("export or import", lambda v: v in ("export", "import")))),
+        ("run_dir", optional(PATH)),
+        *ALLOW_TARGETS,
+        ("review.url", optional(TEXT)),
+        ("review.max_tasks", optional(integer(1))),
+        ("review.k", integer(1)),
+        ("review.images", Check("inline or url", lambda v: v in ("inline", "url"))),
+        ("review.from_file", optional(PATH)),
+        ("review.timeout", number(0, lo_open=True)),
+    ),
+    "audit": (
+        ("target", optional(Check("a sample id, a version (v0002) or a run folder", lambda v: _is_path(v)))),
+        ("into", optional(PATH)),
+        ("verify", BOOL),
+        ("path", optional(PATH)),
     ),
 }
 

@@ -178,7 +178,7 @@ def _bad_inputs(tmp_path):
         (["dataset=coco", f"dataset.path={outside}"], "annotation 3 box"),
         (["dataset=coco", f"dataset.path={unknown}"], "annotation 4 has unknown category_id 7"),
         (["generator=nope"], "generator=nope: no such generator"),
-        (["policy.target=-4"], "policy.target: must be max, median or an integer >= 1, got -4"),
+        (["policy.target=-4"], "policy.target: must be max, median, model or an integer >= 1, got -4"),
         (["policy.classes=[zebra]"], "policy.classes: class 'zebra' is not in the dataset"),
         (["dataset.longtail.keep=[3:10,zebra:3]"], "dataset.longtail.keep: class 'zebra'"),
         (["dataset.longtail.keep=[3:0]"], "dataset.longtail.keep: entry for class '3'"),

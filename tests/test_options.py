@@ -161,6 +161,7 @@ CLI = [
     (["validation.validators.ks.alpha=-0.05"], "validation.validators.ks.alpha"),
     (["merge", "run_dir=somewhere", f"merge.into={FILE}"], "merge.into"),
     (["dataset.longtail.keep=[8:500]"], "dataset.longtail.keep"),
+    (["validation/validator=[ks,nope]"], "validation/validator=nope"),
 ]
 
 
@@ -174,3 +175,5 @@ def test_cli_one_line_exit_2_no_run_folder(args, key, tmp_path, a_file, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"synthgen: error: {key}: "), err
     assert not run_dir.exists()
+    if "validator=" in key:  # a validator list names the options
+        assert "available: " in err[0] and "c2st" in err[0]

@@ -32,13 +32,13 @@ _COMPOSITIONS = {"OneOf", "SomeOf", "Sequential", "OneOrOther", "SelectiveChanne
 
 def build_transform(spec: dict[str, Any], key: str):
     """One YAML item -> an albumentations transform; errors name the config key."""
-    import albumentations as A
+    from synthgen.lazy import albumentations_transform  # albumentations without torch
 
     if not isinstance(spec, dict) or "name" not in spec:
         raise ConfigError(f"{key}: each transform needs a 'name' (e.g. {{name: HorizontalFlip, p: 0.5}})")
     spec = dict(spec)
     name = spec.pop("name")
-    cls = getattr(A, str(name), None)
+    cls = albumentations_transform(str(name))
     if cls is None or not isinstance(cls, type):
         raise ConfigError(f"{key}.name: albumentations has no transform '{name}'")
     if name in _COMPOSITIONS:
@@ -92,7 +92,9 @@ class ImageAugment(BaseGenerator):
         """The albumentations pipeline; ``targets=False`` builds the image-only variant (no box and
         keypoint processors) used for samples without objects, which is what keeps overhead low."""
         if targets not in self._compose:
-            import albumentations as A
+            from synthgen.lazy import albumentations
+
+            A = albumentations()  # without torch
 
             if not isinstance(self.transforms, list) or not self.transforms:
                 raise ConfigError("generator.transforms: must be a non-empty list")
