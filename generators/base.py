@@ -36,7 +36,27 @@ class BaseGenerator:
 
     @property
     def config_digest(self) -> str:
-        return digest({"_target_": self.target, "version": self.version, **self.get_params()})
+        d = {"_target_": self.target, "version": self.version, **self.get_params()}
+        if getattr(self, "guidance_", None):  # model-guided parents change the output: new ids
+            d["guidance"] = self.guidance_
+        return digest(d)
+
+    # -- model guidance (policy.target=model) -------------------------------------------------
+    def guide(self, guidance: dict[str, Any] | None) -> "BaseGenerator":
+        """Concentrate generation on what a model gets wrong (:func:`synthgen.plan.model_guided`).
+
+        ``guidance["parent_weights"]``: ``{real sample id: integer multiplicity}``; :meth:`candidates`
+        repeats each parent that many times, so every generator that draws its parents from
+        ``candidates`` picks the model's misclassified and low-margin samples more often, with no
+        change of its own.  ``guidance["confusions"]``: ``{label: [labels the model confuses it
+        with]}``, kept as ``self.guidance_`` for generators that condition on it.  ``None`` clears it.
+        """
+        g = dict(guidance) if guidance else None
+        if g is not None:
+            g["parent_weights"] = {str(k): int(v) for k, v in (g.get("parent_weights") or {}).items()}
+        self.guidance_ = g
+        self.__dict__.pop("_candidates", None)
+        return self
 
     # -- learning -----------------------------------------------------------------------------
     def fit(self, real) -> "BaseGenerator":
@@ -57,6 +77,9 @@ class BaseGenerator:
             c = [s for s in real.samples if any(o.get("category") == label for o in s.annotations.get("objects", []))]
         if not c:
             raise InsufficientDataError(f"class '{label}': no real samples to derive from in {real.source}")
+        weights = (getattr(self, "guidance_", None) or {}).get("parent_weights")
+        if weights:  # model-guided: a parent of multiplicity m appears m times (order kept)
+            c = [s for s in c for _ in range(max(1, int(weights.get(s.id, 1))))]
         cache[label] = c
         return c
 
@@ -77,12 +100,24 @@ class BaseGenerator:
         idx = range(int(n)) if indices is None else indices
         libs = library_versions(self.libraries)
         dig = self.config_digest
+        size = self.group_size()
+        group: tuple[int, list] | None = None  # (group number, its samples): one group held at a time
         for i in idx:
             i = int(i)
             if not 0 <= i < n:
                 raise ConfigError(f"index {i} is outside 0..{n - 1} for class '{label}'")
-            rng = sample_rng(seed, label, i)
-            data, ann, parents, params = self._make(label, i, rng, int(seed))
+            if size:  # the batch hook: indices g*size .. (g+1)*size-1 are made together, whatever the shard
+                g = i // size
+                if group is None or group[0] != g:
+                    members = list(range(g * size, min((g + 1) * size, int(n))))
+                    group = (g, list(self._make_group(label, members, int(seed))))
+                data, ann, parents, params = group[1][i - g * size]
+            else:
+                rng = sample_rng(seed, label, i)
+                data, ann, parents, params = self._make(label, i, rng, int(seed))
+            weights = (getattr(self, "guidance_", None) or {}).get("parent_weights")
+            if weights and parents:  # model-guided: how much more often each parent was drawn
+                params = {**params, "parent_multiplicity": {str(q): int(weights.get(q, 1)) for q in parents}}
             prov = Provenance(
                 generator=self.target,
                 generator_version=self.version,
@@ -97,4 +132,15 @@ class BaseGenerator:
             yield Sample(id=self.sample_id(label, i, seed, dig), data=data, label=label, annotations=ann, provenance=prov, modality=self.modality)
 
     def _make(self, label: str, index: int, rng: np.random.Generator, seed: int):  # pragma: no cover
+        raise NotImplementedError
+
+    # -- the batch hook (generators that make samples in fixed groups: DDPM, Stable Diffusion) -------
+    def group_size(self) -> int | None:
+        """Samples made together (a fixed group of consecutive indices), or None for one at a time.
+        Groups are fixed by index, so any split into shards gives the same bytes."""
+        return None
+
+    def _make_group(self, label: str, indices: list[int], seed: int) -> list[tuple]:  # pragma: no cover
+        """``[(data, annotations, parents, params) for i in indices]`` (called when group_size() is set).
+        Seed each member from ``(seed, label, i)`` (:mod:`synthgen.seeding`), never from the group."""
         raise NotImplementedError

@@ -250,6 +250,37 @@ def test_ddpm_errors(small_digits, tmp_path):
         list(g.generate("7", 1, 0))
 
 
+def test_ddpm_img2img(small_digits, tmp_path):
+    """img2img: a real parent of the class, noised to `strength`, denoised under the class condition."""
+    check_generator(lambda: tiny_ddpm(tmp_path, mode="img2img", strength=0.5), small_digits, labels=["3"], n=6)
+    g = tiny_ddpm(tmp_path, mode="img2img", strength=0.1, inference_steps=10, resolution=32).fit(small_digits)
+    import torch
+
+    class NoNoise(torch.nn.Module):  # a model that predicts no noise: denoising returns what it starts from
+        def forward(self, x, t, class_labels=None):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(sample=torch.zeros_like(x))
+
+    g.model_ = NoNoise()  # 3 training steps teach nothing: check the plumbing (parent, start step, noise)
+    real = {s.id: s for s in small_digits.samples}
+    out = list(g.generate("0", 4, 1))
+    for s in out:
+        assert len(s.provenance.parents) == 1 and real[s.provenance.parents[0]].label == "0"
+        p = s.provenance.params
+        assert p["mode"] == "img2img" and p["strength"] == 0.1 and p["parent"] == s.provenance.parents[0]
+        # a light strength keeps the parent: nearer its parent than any other real zero, and close
+        d = {i: float(np.abs(s.data.astype(float) - r.data.astype(float)).mean()) for i, r in real.items() if r.label == "0"}
+        assert min(d, key=d.get) == s.provenance.parents[0] and d[s.provenance.parents[0]] < 8, d[s.provenance.parents[0]]
+    # same checkpoint as plain sampling (a sampling setting); sampling from noise records no parent
+    plain = tiny_ddpm(tmp_path, resolution=32).fit(small_digits)
+    assert plain.checkpoint_ == g.checkpoint_ and not next(plain.generate("0", 1, 1)).provenance.parents
+    with pytest.raises(ConfigError, match="generator.strength"):
+        tiny_ddpm(tmp_path, mode="img2img", strength=0).fit(small_digits)
+    with pytest.raises(ConfigError, match="generator.mode"):
+        tiny_ddpm(tmp_path, mode="sdedit").fit(small_digits)
+
+
 # --- diffusers pipeline -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

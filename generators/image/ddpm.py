@@ -13,7 +13,10 @@ key loads them instead of training again.  A run cut short by ``max_seconds`` sa
 (recorded as ``steps_trained``), so reruns reuse those exact weights.
 
 Sampling uses DDIM (``inference_steps``, eta = 0) with classifier-free guidance
-``eps = eps_uncond + guidance * (eps_cond - eps_uncond)`` (1 = plain conditional).  Sample ``i``'s
+``eps = eps_uncond + guidance * (eps_cond - eps_uncond)`` (1 = plain conditional).  ``mode=img2img``
+(SDEdit; DA-Fusion's idea with our own model): a real parent of the class is noised to ``strength``
+(the share of the DDIM schedule run again: 1 = from pure noise) and denoised under the class's
+condition; the parent is recorded in the provenance (so cross-fitting keeps it out of its fold).  Sample ``i``'s
 starting noise comes from ``torch_generator(seed, label, i)``; samples are computed in fixed groups
 of ``sample_batch`` consecutive indices, so any split into shards gives the same bytes.
 """
@@ -75,7 +78,7 @@ class ImageDDPM(BaseGenerator):
                  learning_rate: float = 2e-3, warmup_steps: int = 100, ema_decay: float = 0.995, p_uncond: float = 0.1,
                  num_train_timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2", inference_steps: int = 25,
                  guidance: float = 2.0, sample_batch: int = 32, output_size=None, device: str = "auto",
-                 cache_dir: str | None = None, train_seed: int = 0):
+                 cache_dir: str | None = None, train_seed: int = 0, mode: str = "sample", strength: float = 0.6):
         self.resolution = int(resolution)
         self.channels = channels
         self.block_out_channels = [int(c) for c in plain(block_out_channels)]
@@ -97,9 +100,11 @@ class ImageDDPM(BaseGenerator):
         self.device = device
         self.cache_dir = cache_dir
         self.train_seed = int(train_seed)
+        self.mode = str(mode)
+        self.strength = float(strength)
 
     # sampling settings do not change the trained model
-    _SAMPLING = ("inference_steps", "guidance", "sample_batch", "output_size", "device", "cache_dir")
+    _SAMPLING = ("inference_steps", "guidance", "sample_batch", "output_size", "device", "cache_dir", "mode", "strength")
 
     def _check(self) -> None:
         if self.resolution < 8 or self.resolution % (2 ** (len(self.block_out_channels) - 1)):
@@ -117,6 +122,10 @@ class ImageDDPM(BaseGenerator):
             raise ConfigError("generator.batch_size/sample_batch/inference_steps: must be >= 1")
         if not 0.0 <= self.p_uncond < 1.0 or not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("generator.p_uncond/ema_decay: must be in [0, 1)")
+        if self.mode not in ("sample", "img2img"):
+            raise ConfigError(f"generator.mode: must be sample or img2img, got {self.mode!r}")
+        if not 0.0 < self.strength <= 1.0:
+            raise ConfigError(f"generator.strength: must be in (0, 1], got {self.strength}")
         if self.beta_schedule not in ("linear", "scaled_linear", "squaredcos_cap_v2"):
             raise ConfigError(f"generator.beta_schedule: must be linear, scaled_linear or squaredcos_cap_v2, got {self.beta_schedule!r}")
 
@@ -135,17 +144,25 @@ class ImageDDPM(BaseGenerator):
         r = self.resolution
         out = np.empty((len(imgs), c, r, r), np.float32)
         for k, a in enumerate(imgs):
-            if a.ndim == 2:
-                a = a[:, :, None]
-            a = a[:, :, :1] if c == 1 else (np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a[:, :, :3])
-            pil = Image.fromarray(a[:, :, 0] if c == 1 else a)
-            arr = np.asarray(pil.resize((r, r), Image.BOX), dtype=np.float32).reshape(r, r, c)
-            out[k] = arr.transpose(2, 0, 1) / 127.5 - 1.0
+            out[k] = self._to_model(a, c)
         index = {cl: i for i, cl in enumerate(real.classes)}
         y = np.array([index[s.label] for s in real.samples], dtype=np.int64)
         shapes = np.array([a.shape[:2] for a in imgs])
         hw = (int(np.median(shapes[:, 0])), int(np.median(shapes[:, 1])))
         return out, y, c, hw
+
+    def _to_model(self, a: np.ndarray, c: int) -> np.ndarray:
+        """One image -> (c, r, r) float32 in [-1, 1] (box-filtered to the model's resolution)."""
+        from PIL import Image
+
+        r = self.resolution
+        a = np.asarray(a)
+        if a.ndim == 2:
+            a = a[:, :, None]
+        a = a[:, :, :1] if c == 1 else (np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a[:, :, :3])
+        pil = Image.fromarray(a[:, :, 0] if c == 1 else a)
+        arr = np.asarray(pil.resize((r, r), Image.BOX), dtype=np.float32).reshape(r, r, c)
+        return arr.transpose(2, 0, 1) / 127.5 - 1.0
 
     def _unet(self, channels: int, n_classes: int):
         from diffusers import UNet2DModel
@@ -199,7 +216,6 @@ class ImageDDPM(BaseGenerator):
             self._save(root)
             self.train_info_["reused"] = False
         self.weights_sha256_ = weights_digest(self.checkpoint_)
-        self._cache: dict = {}
         return self
 
     def _train(self, x: np.ndarray, y: np.ndarray, c: int, dev: str):
@@ -226,6 +242,13 @@ class ImageDDPM(BaseGenerator):
             return 0.5 * (1 + np.cos(np.pi * min(p, 1.0))) * 0.95 + 0.05
 
         model.train()
+        import sys
+
+        from tqdm import tqdm
+
+        # training takes minutes on a CPU: a bar on a terminal (none when stderr is not a TTY)
+        bar = tqdm(total=self.train_steps, desc="train ddpm", unit="step", disable=None, file=sys.stderr,
+                   mininterval=1.0)
         t0, c0, step, losses = time.monotonic(), time.process_time(), 0, []
         while step < self.train_steps:
             if self.max_seconds is not None and time.monotonic() - t0 >= self.max_seconds:
@@ -254,6 +277,10 @@ class ImageDDPM(BaseGenerator):
                         ema[k].copy_(v)
             losses.append(float(loss.detach()))
             step += 1
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", refresh=False)
+        bar.close()
         seconds, cpu_seconds = time.monotonic() - t0, time.process_time() - c0
         model.load_state_dict(ema)
         model.eval()
@@ -294,27 +321,51 @@ class ImageDDPM(BaseGenerator):
             raise ConfigError(f"generator {self.short_name}: call fit(real) before generate()")
         if label not in self.classes_:
             raise InsufficientDataError(f"class '{label}': the model was trained on {', '.join(self.classes_)} only")
-        self._n = int(n)
         return super().generate(label, n, seed, indices)
 
-    def _group(self, label: str, seed: int, n: int, g: int) -> np.ndarray:
+    def group_size(self) -> int:
+        return self.sample_batch
+
+    def _make_group(self, label: str, indices: list[int], seed: int) -> list[tuple]:
+        from synthgen.seeding import sample_rng
+
+        g = indices[0] // self.sample_batch
+        params: dict[str, Any] = {"checkpoint": self.key_, "weights_sha256": self.weights_sha256_,
+                                  "steps_trained": self.train_info_["steps_trained"], "sampler": "ddim",
+                                  "inference_steps": self.inference_steps, "guidance": self.guidance,
+                                  "group": [g, self.sample_batch], "device": self.device_, "mode": self.mode}
+        parents: list[Any] = [None] * len(indices)
+        if self.mode == "img2img":  # SDEdit / DA-Fusion: a real parent of the class, noised to `strength`
+            pool = self.candidates(label)
+            parents = [pool[int(sample_rng(seed, label, i).integers(len(pool)))] for i in indices]
+            params["strength"] = self.strength
+        out = []
+        for img, p in zip(self._sample(label, seed, indices, parents), parents):
+            par = dict(params, parent=p.id) if p is not None else dict(params)
+            out.append((np.ascontiguousarray(img), {}, [p.id] if p is not None else [], par))
+        return out
+
+    def _sample(self, label: str, seed: int, idx: list[int], parents: list[Any]) -> np.ndarray:
         import torch
         from PIL import Image
 
         from synthgen.seeding import torch_generator
 
-        key = (label, seed, n, g)
-        if key in self._cache:
-            return self._cache[key]
-        idx = range(g * self.sample_batch, min((g + 1) * self.sample_batch, n))
         c, r, dev = self.channels_, self.resolution, self.device_
         x = torch.stack([torch.randn((c, r, r), generator=torch_generator(seed, label, i)) for i in idx]).to(dev)
         y = torch.full((len(idx),), self.classes_.index(label), dtype=torch.long, device=dev)
         null = torch.full_like(y, len(self.classes_))
         sched = self._scheduler("ddim")
         sched.set_timesteps(self.inference_steps)
+        steps = sched.timesteps
+        if self.mode == "img2img":
+            # start part-way down the schedule from the parent noised to that step (as diffusers' img2img)
+            start = min(int(round(len(steps) * (1.0 - self.strength))), len(steps) - 1)
+            steps = steps[start:]
+            x0 = torch.from_numpy(np.stack([self._to_model(p.data, c) for p in parents])).to(dev)
+            x = sched.add_noise(x0, x, steps[:1].repeat(len(idx)))
         with torch.no_grad():
-            for t in sched.timesteps:
+            for t in steps:
                 if self.guidance == 1.0:
                     eps = self.model_(x, t, class_labels=y).sample
                 else:
@@ -331,14 +382,4 @@ class ImageDDPM(BaseGenerator):
                 im = im.resize((w, h), Image.BILINEAR)
             b = np.asarray(im, dtype=np.uint8)
             out.append(np.repeat(b[:, :, None], 3, axis=2) if c == 1 else b)
-        self._cache = {key: np.stack(out)}  # keep one group: shards walk indices in order
-        return self._cache[key]
-
-    def _make(self, label, index, rng, seed):
-        g = index // self.sample_batch
-        img = self._group(label, seed, self._n, g)[index - g * self.sample_batch]
-        params: dict[str, Any] = {"checkpoint": self.key_, "weights_sha256": self.weights_sha256_,
-                                  "steps_trained": self.train_info_["steps_trained"], "sampler": "ddim",
-                                  "inference_steps": self.inference_steps, "guidance": self.guidance,
-                                  "group": [g, self.sample_batch], "device": self.device_}
-        return np.ascontiguousarray(img), {}, [], params
+        return np.stack(out)

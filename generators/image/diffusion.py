@@ -245,15 +245,16 @@ class ImageDiffusion(BaseGenerator):
             self.out_hw_ = (int(o), int(o)) if isinstance(o, int) else (int(o[0]), int(o[1]))
         else:
             self.out_hw_ = hw or self.gen_hw_
-        self._cache: dict = {}
         return self
 
     # -- generation ------------------------------------------------------------------------------
     def generate(self, label: str, n: int, seed: int, indices: Sequence[int] | None = None) -> Iterator:
         if getattr(self, "pipe_", None) is None:
             raise ConfigError(f"generator {self.short_name}: call fit(real) before generate()")
-        self._n = int(n)
         return super().generate(label, n, seed, indices)
+
+    def group_size(self) -> int:
+        return self.batch_size
 
     def _plan(self, label: str, seed: int, i: int) -> dict[str, Any]:
         from synthgen.seeding import sample_rng
@@ -267,16 +268,13 @@ class ImageDiffusion(BaseGenerator):
             p["parent"] = pool[int(rng.integers(len(pool)))]
         return p
 
-    def _group(self, label: str, seed: int, n: int, g: int) -> list[tuple[np.ndarray, dict]]:
+    def _make_group(self, label: str, idx: list[int], seed: int) -> list[tuple]:
         import torch
         from PIL import Image
 
         from synthgen.seeding import torch_generator
 
-        key = (label, seed, n, g)
-        if key in self._cache:
-            return self._cache[key]
-        idx = list(range(g * self.batch_size, min((g + 1) * self.batch_size, n)))
+        g = idx[0] // self.batch_size
         plans = [self._plan(label, seed, i) for i in idx]
         gens = [torch_generator(seed, label, i) for i in idx]
         h, w = self.gen_hw_
@@ -297,13 +295,10 @@ class ImageDiffusion(BaseGenerator):
             img = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
             if img.shape[:2] != (oh, ow):
                 img = np.asarray(Image.fromarray(img).resize((ow, oh), Image.BICUBIC))
-            res.append((np.ascontiguousarray(img), p))
-        self._cache = {key: res}
+            res.append(self._one(np.ascontiguousarray(img), p, g))
         return res
 
-    def _make(self, label, index, rng, seed):
-        g = index // self.batch_size
-        img, p = self._group(label, seed, self._n, g)[index - g * self.batch_size]
+    def _one(self, img: np.ndarray, p: dict[str, Any], g: int) -> tuple:
         params = {"mode": self.mode, "prompt": p["prompt"], "negative_prompt": self.negative_prompt, "steps": self.steps,
                   "guidance_scale": self.guidance_scale, "size": list(self.gen_hw_), "weights_sha256": self.weights_sha256_,
                   "pipeline": type(self.pipe_).__name__, "device": self.device_, "dtype": self.dtype_,
