@@ -126,8 +126,8 @@ def write_imagefolder(samples: Iterable[Sample], classes: list[str], out: str, o
     out_path = Path(out)
     dirs = class_dirs(classes)
     with atomic_dir(out_path, overwrite=overwrite) as tmp:
-        for d in dirs.values():
-            safe_join(tmp, d).mkdir(exist_ok=True)
+        # class folders are made as samples arrive: an empty one would make the folder unreadable as a
+        # dataset (ours and torchvision's ImageFolder refuse a class without samples)
         seen: set[str] = set()
         # manifest lines are written as the files are, so memory does not grow with the sample count
         with open(tmp / MANIFEST, "w", encoding="utf-8", newline="\n") as man:

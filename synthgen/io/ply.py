@@ -151,8 +151,8 @@ def _write(samples: Iterable[Sample], classes: list[str], out: str, ext: str, ov
     out_path = Path(out)
     dirs = class_dirs(classes)
     with atomic_dir(out_path, overwrite=overwrite) as tmp:
-        for d in dirs.values():
-            safe_join(tmp, d).mkdir(exist_ok=True)
+        # class folders are made as samples arrive: an empty one would make the folder unreadable as a
+        # dataset (ours and torchvision's ImageFolder refuse a class without samples)
         recs, seen = [], set()
         for s in samples:
             rel = unique_path(seen, f"{class_dir(dirs, s.label)}/{sample_stem(s)}", ext)
