@@ -8,13 +8,14 @@ previous ``report.json`` of your own baseline model), relative mCE, and CheckLis
 rates (an *invariant* corruption fails when the prediction differs from the one on the clean base
 sample; a *directional* one fails when it does not).
 
-``report.json`` (schema ``synthgen/stress-report`` v1, docs/stress.md) and ``report.html`` (error
-versus severity plots as inline SVG) are written, then the configured ``limits`` are checked: when
+``report.json`` (schema ``synthgen/stress-report`` v1, docs/stress.md; its ``diagnosis`` groups the
+failures by corruption family and severity and ranks the classes that break first) and ``report.html``
+(:mod:`synthgen.html`: error versus severity plots, the diagnosis, misclassified corrupted examples
+beside their clean parents) are written, then the configured ``limits`` are checked: when
 one is crossed the command prints why and exits with code 3 (:data:`LIMIT_EXIT_CODE`), so CI fails.
 """
 from __future__ import annotations
 
-import html
 import json
 import sys
 from collections import defaultdict
@@ -67,8 +68,12 @@ def predict(model, samples: Sequence, classes: list[str], batch_size: int) -> li
     out: list[str] = []
     model_classes = getattr(model, "classes_", None)
     cols = [str(c) for c in model_classes] if model_classes is not None else list(classes)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(samples), desc="predict", unit="sample", disable=None, file=sys.stderr)  # a terminal only
     for i in range(0, len(samples), batch_size):
         batch = samples[i:i + batch_size]
+        bar.update(len(batch))
         try:
             res = model(batch)
         except Exception as e:  # the user's model: name it and the batch
@@ -85,6 +90,7 @@ def predict(model, samples: Sequence, classes: list[str], batch_size: int) -> li
         if len(labels) != len(batch):
             raise ConfigError(f"model: returned {len(labels)} predictions for {len(batch)} samples")
         out.extend(labels)
+    bar.close()
     return out
 
 
@@ -146,6 +152,14 @@ def training_augmentations(spec: Any, key: str = "training.augmentations") -> li
         items = list(spec)
     else:
         p = Path(str(spec)).expanduser()
+        if str(spec).startswith("generator:"):  # a packaged generator config, from any folder
+            import synthgen.conf
+
+            folder = Path(synthgen.conf.__file__).parent / "generator"
+            p = folder / f"{str(spec).split(':', 1)[1]}.yaml"
+            if not p.is_file():
+                known = ", ".join(sorted(f"generator:{f.stem}" for f in folder.glob("*.yaml")))
+                raise ConfigError(f"{key}: no packaged generator config '{spec}' (known: {known})")
         if not p.exists():
             raise ConfigError(f"{key}: file '{spec}' does not exist")
         try:
@@ -209,10 +223,12 @@ def evaluate(ds, preds: list[str], baseline: dict[str, Any] | None) -> dict[str,
     groups: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     meta: dict[str, dict[str, Any]] = {}
     clean_idx = []
+    not_applicable: dict[str, str] = {}
     for i, s in enumerate(ds.samples):
         p = s.provenance.params
         if p["corruption"] == "clean":
             clean_idx.append(i)
+            not_applicable.update(p.get("not_applicable") or {})  # left out of the suite (English-only tests)
             clean_pred[s.provenance.parents[0] if s.provenance.parents else s.id] = preds[i]
             continue
         groups[p["corruption"]][int(p["severity"])].append(i)
@@ -283,7 +299,14 @@ def evaluate(ds, preds: list[str], baseline: dict[str, Any] | None) -> dict[str,
         without = sorted(set(corruptions) - set(ces))
         if without:
             summary["notes"].append(f"not in baseline '{baseline.get('name')}' (no CE): {', '.join(without)}")
-    return {"clean": clean, "corruptions": corruptions, "summary": summary}
+    out = {"clean": clean, "corruptions": corruptions, "summary": summary}
+    if not_applicable:  # n/a: no samples, no error, no failure rate, outside every aggregate
+        out["not_applicable"] = dict(sorted(not_applicable.items()))
+        summary["notes"].extend(f"{n}: n/a, left out of the suite and of every aggregate ({why})" for n, why in out["not_applicable"].items())
+    from .diagnose import diagnose_evaluation
+
+    out["diagnosis"] = diagnose_evaluation(ds.samples, preds, out)
+    return out
 
 
 LIMIT_KEYS = {"max_mce", "max_relative_mce", "max_mean_error", "max_clean_error", "max_error", "max_error_at_severity",
@@ -326,87 +349,96 @@ def check_limits(result: dict[str, Any], leaks: list, limits: dict[str, Any]) ->
 
 # --- HTML ---------------------------------------------------------------------------------------
 
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+def write_html(report: dict[str, Any], path: Path, samples: dict[str, Any] | None = None) -> None:
+    """The evaluation page (built with :mod:`synthgen.html`): verdict, summary, error versus severity
+    per benchmark, per corruption, failures by family and severity, the classes that break first, and
+    (with ``samples``: id -> Sample of the suite) the misclassified corrupted examples beside their
+    clean parents."""
+    from . import html as H
 
-
-def _svg_lines(title: str, series: dict[str, dict[int, float]], clean: float | None, key: str) -> str:
-    W, H, L, B, T = 420, 220, 40, 24, 18
-    pw, ph = W - L - 130, H - B - T
-    sev = sorted({s for v in series.values() for s in v} | {1, 5})
-    x0, x1 = (0 if clean is not None else min(sev)), max(sev)
-
-    def X(s):
-        return L + pw * (s - x0) / max(1e-9, x1 - x0)
-
-    def Y(v):
-        return T + ph * (1 - v)
-
-    p = [f'<svg width="{W}" height="{H}" role="img" aria-label="{html.escape(title)}">',
-         f'<text x="{L}" y="12" font-size="11">{html.escape(title)}</text>',
-         f'<line x1="{L}" y1="{T + ph}" x2="{L + pw}" y2="{T + ph}" stroke="#333"/><line x1="{L}" y1="{T}" x2="{L}" y2="{T + ph}" stroke="#333"/>']
-    for v in (0, 0.25, 0.5, 0.75, 1.0):
-        p.append(f'<text x="{L - 4}" y="{Y(v) + 3:.1f}" font-size="9" text-anchor="end">{v:g}</text>'
-                 f'<line x1="{L}" y1="{Y(v):.1f}" x2="{L + pw}" y2="{Y(v):.1f}" stroke="#eee"/>')
-    for s in ([0] if clean is not None else []) + sev:
-        p.append(f'<text x="{X(s):.1f}" y="{T + ph + 12}" font-size="9" text-anchor="middle">{"clean" if s == 0 else s}</text>')
-    p.append(f'<text x="{L + pw / 2:.1f}" y="{H - 1}" font-size="9" text-anchor="middle">severity ({key})</text>')
-    for k, (name, pts) in enumerate(series.items()):
-        col = COLORS[k % len(COLORS)]
-        xy = ([(0, clean)] if clean is not None and key == "error" else []) + sorted(pts.items())
-        path = " ".join(f"{X(s):.1f},{Y(v):.1f}" for s, v in xy if v is not None)
-        p.append(f'<polyline points="{path}" fill="none" stroke="{col}" stroke-width="1.5"/>')
-        for s, v in xy:
-            if v is not None:
-                p.append(f'<circle cx="{X(s):.1f}" cy="{Y(v):.1f}" r="2.2" fill="{col}"><title>{html.escape(name)} s{s}: {v:.3f}</title></circle>')
-        p.append(f'<text x="{L + pw + 8}" y="{T + 10 + 12 * k}" font-size="10" fill="{col}">{html.escape(name)}</text>')
-    p.append("</svg>")
-    return "".join(p)
-
-
-def write_html(report: dict[str, Any], path: Path) -> None:
-    esc = html.escape
+    esc = H.esc
     s = report["summary"]
-    fmt = lambda v, f=".4g": "" if v is None else format(v, f)  # noqa: E731
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>synthgen stress evaluation</title><style>",
-           "body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}",
-           ".bad{background:#f9d0d0}.ok{background:#d4f7d4}svg{margin:6px}</style></head><body>",
-           f"<h1>Stress evaluation</h1><p>schema {esc(report['schema'])} v{report['schema_version']}; model <code>{esc(str(report['model']))}</code>; "
-           f"suite <code>{esc(str(report['suite']['path']))}</code> ({esc(str(report['suite'].get('benchmark')))}); "
-           f"baseline {esc(str((report.get('baseline') or {}).get('name')))}</p>"]
+    fmt = H.fmt
+    out = [(f"<h1>Stress evaluation</h1><p>schema {esc(report['schema'])} v{report['schema_version']}; model <code>{esc(report['model'])}</code>; "
+            f"suite <code>{esc(report['suite']['path'])}</code> ({esc(report['suite'].get('benchmark'))}); "
+            f"baseline {esc((report.get('baseline') or {}).get('name'))}; exit code {esc(report['limits'].get('exit_code', 0))}</p>")]
     verdict = "FAIL" if report["limits"]["crossed"] else "PASS"
     out.append(f"<p class='{'bad' if verdict == 'FAIL' else 'ok'}'><b>{verdict}</b> "
                + esc("; ".join(report["limits"]["crossed"]) or "all configured limits hold") + "</p>")
-    out.append("<table><tr><th>clean error</th><th>mean corruption error</th><th>mCE</th><th>relative mCE</th><th>failure rate</th></tr>"
-               f"<tr><td>{fmt(report['clean']['error'])}</td><td>{fmt(s['mean_error'])}</td><td>{fmt(s['mce'])}</td>"
-               f"<td>{fmt(s['relative_mce'])}</td><td>{fmt(s['failure_rate'])}</td></tr></table>")
+    out.append(H.table(["clean error", "mean corruption error", "mCE", "relative mCE", "failure rate"],
+                       [[fmt(report["clean"]["error"]), fmt(s["mean_error"]), fmt(s["mce"]), fmt(s["relative_mce"]), fmt(s["failure_rate"])]]))
     if s["notes"]:
         out.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in s["notes"]) + "</ul>")
     if report["leaks"]:
-        out.append("<h2>Leaks</h2><ul>" + "".join(f"<li class='bad'>{esc(l['corruption'])}: trained with {esc(l['augmentation'])}</li>" for l in report["leaks"]) + "</ul>")
+        out.append("<h2>Leaks</h2><ul>" + "".join(f"<li class='bad'>{esc(l['corruption'])}: trained with {esc(l['augmentation'])}</li>"
+                                                   for l in report["leaks"]) + "</ul>")
+    diag = report.get("diagnosis") or {}
+    if diag.get("families") or diag.get("classes_break_first"):
+        out.append("<h2>Where it breaks</h2><div class='charts'>")
+        fams = diag.get("families") or []
+        if fams:
+            out.append(H.svg_bars("mean error by corruption family", {f["family"]: f["mean_error"] for f in fams}, "error (share misclassified)", 1.0))
+        brk = diag.get("classes_break_first") or []
+        if brk:
+            out.append(H.svg_bars("mean corrupted error by class (breaks first at the top)",
+                                  {str(c["label"]): c["mean_error"] for c in brk[:20]}, "error (share misclassified)", 1.0))
+        out.append("</div>")
+        if fams:
+            sevs = sorted({int(k) for f in fams for k in f["severities"]})
+            out.append("<h3>Failures by family and severity</h3>" + H.table(
+                ["family", "corruptions"] + [f"error s{k}" for k in sevs] + ["mean"],
+                [[esc(f["family"]), esc(", ".join(f["corruptions"]))]
+                 + [fmt(f["severities"].get(str(k), {}).get("error"), ".3f") for k in sevs] + [fmt(f["mean_error"], ".3f")] for f in fams]))
+        if brk:
+            out.append("<h3>Classes that break first</h3><p>A class breaks at the lowest severity where its error over all "
+                       "corruptions reaches the break error (0.5, or its clean error + 0.25 when higher).</p>" + H.table(
+                ["class", "clean error", "breaks at severity", "mean corrupted error"],
+                [[esc(c["label"]), fmt(c["clean_error"], ".3f"), esc("never" if c["breaks_at"] is None else c["breaks_at"]),
+                  fmt(c["mean_error"], ".3f")] for c in brk[:20]],
+                ["bad" if c["breaks_at"] is not None else "ok" for c in brk[:20]]))
+        ex = diag.get("examples") or []
+        if ex:
+            out.append("<h3>Corrupted examples the model gets wrong</h3><p>The worst corruptions at their highest "
+                       "severity; each beside its clean parent.</p>")
+            if samples:
+                for e in ex:
+                    items, caps = [], []
+                    clean = e.get("clean_id") or e.get("parent")
+                    if clean and clean in samples:
+                        items.append(samples[clean])
+                        caps.append(f"clean: {e['label']}")
+                    if e["id"] in samples:
+                        items.append(samples[e["id"]])
+                        caps.append(f"{e['corruption']} s{e['severity']}: {e['label']} -> {e['predicted']}")
+                    out.append(f"<div class='example'>{H.thumbnails(items, caps, 96)}</div>")
+            else:
+                out.append(H.table(["corruption", "severity", "sample", "label", "predicted"],
+                                   [[esc(e["corruption"]), esc(e["severity"]), esc(e["id"]), esc(e["label"]), esc(e["predicted"])] for e in ex]))
     corr = report["corruptions"]
     by_bench: dict[str, dict] = defaultdict(dict)
     for name, c in corr.items():
         by_bench[str(c.get("benchmark"))][name] = c
-    out.append("<h2>Error versus severity</h2>")
+    out.append("<h2>Error versus severity</h2><div class='charts'>")
+    clean = report["clean"]["error"]
     for bench, group in by_bench.items():
         names = list(group)
         for i in range(0, len(names), 6):
             chunk = {n: {int(k): v["error"] for k, v in group[n]["severities"].items()} for n in names[i:i + 6]}
-            out.append(_svg_lines(f"{bench}: error", chunk, report["clean"]["error"], "error"))
+            out.append(H.svg_lines(f"{bench}: error", chunk, "severity", "error (share misclassified)",
+                                   (0, "clean", clean) if clean is not None else None))
             fr = {n: {int(k): v.get("failure_rate") for k, v in group[n]["severities"].items()} for n in names[i:i + 6]
                   if "failure_rate" in group[n]}
             if fr:
-                out.append(_svg_lines(f"{bench}: failure rate", fr, None, "failure rate"))
+                out.append(H.svg_lines(f"{bench}: failure rate", fr, "severity", "failure rate"))
+    out.append("</div>")
     sevs = sorted({int(k) for c in corr.values() for k in c["severities"]})
-    out.append("<h2>Per corruption</h2><table><tr><th>corruption</th><th>benchmark</th><th>expect</th>"
-               + "".join(f"<th>error s{k}</th>" for k in sevs) + "<th>mean</th><th>CE</th><th>relative CE</th><th>failure rate</th></tr>")
-    for name, c in corr.items():
-        cells = "".join(f"<td>{fmt(c['severities'].get(str(k), {}).get('error'), '.3f')}</td>" for k in sevs)
-        out.append(f"<tr><td>{esc(name)}</td><td>{esc(str(c.get('benchmark')))}</td><td>{esc(str(c.get('expect')))}</td>{cells}"
-                   f"<td>{fmt(c['mean_error'], '.3f')}</td><td>{fmt(c.get('ce'), '.4g')}</td><td>{fmt(c.get('relative_ce'), '.4g')}</td>"
-                   f"<td>{fmt(c.get('failure_rate'), '.3f')}</td></tr>")
-    out.append("</table></body></html>\n")
-    write_bytes_atomic(path, "".join(out).encode())
+    out.append("<h2>Per corruption</h2>" + H.table(
+        ["corruption", "benchmark", "expect"] + [f"error s{k}" for k in sevs] + ["mean", "CE", "relative CE", "failure rate"],
+        [[esc(name), esc(c.get("benchmark")), esc(c.get("expect"))]
+         + [fmt(c["severities"].get(str(k), {}).get("error"), ".3f") for k in sevs]
+         + [fmt(c["mean_error"], ".3f"), fmt(c.get("ce"), ".4g"), fmt(c.get("relative_ce"), ".4g"), fmt(c.get("failure_rate"), ".3f")]
+         for name, c in corr.items()], cls="compact"))
+    write_bytes_atomic(path, H.page("synthgen stress evaluation", out).encode())
 
 
 # --- the job ------------------------------------------------------------------------------------
@@ -424,18 +456,22 @@ def evaluate_job(cfg, out_dir: Path) -> dict[str, Any]:
     for k in limits:
         if k not in LIMIT_KEYS:
             raise ConfigError(f"limits.{k}: unknown limit (allowed: {', '.join(sorted(LIMIT_KEYS))})")
-    ds = read_suite(str(suite_cfg["path"]), suite_cfg.get("format", "auto"))
-    benchmarks = sorted({str(s.provenance.params.get("benchmark")) for s in ds.samples if s.provenance.params.get("benchmark")})
-    main_bench = next((b for b in benchmarks if b in ("imagenet-c", "modelnet-c")), benchmarks[0] if benchmarks else None)
-    baseline = load_baseline(plain(cfg.get("baseline", "auto")), main_bench)
+    # everything that can be wrong without reading the suite is checked first: reading a suite takes
+    # tens of seconds, and a missing model should not be reported only after that
+    if not Path(str(suite_cfg["path"])).expanduser().exists():
+        raise DatasetError(f"{Path(str(suite_cfg['path'])).expanduser()}: suite.path does not exist")
     model = build(cfg.get("model"), "model")
     if not callable(model):
         raise ConfigError(f"model._target_: must build a callable samples -> labels or scores, got {type(model).__name__} "
                           "(point _target_ at a factory, or add `_partial_: true` for a plain predict function)")
+    augs = training_augmentations(plain((cfg.get("training") or {}).get("augmentations")))
+    ds = read_suite(str(suite_cfg["path"]), suite_cfg.get("format", "auto"))
+    benchmarks = sorted({str(s.provenance.params.get("benchmark")) for s in ds.samples if s.provenance.params.get("benchmark")})
+    main_bench = next((b for b in benchmarks if b in ("imagenet-c", "modelnet-c")), benchmarks[0] if benchmarks else None)
+    baseline = load_baseline(plain(cfg.get("baseline", "auto")), main_bench)
     preds = predict(model, ds.samples, ds.classes, batch_size)
     result = evaluate(ds, preds, baseline)
     suite_corr = list(result["corruptions"])
-    augs = training_augmentations(plain((cfg.get("training") or {}).get("augmentations")))
     leaks = find_leaks(augs, suite_corr)
     crossed = check_limits(result, leaks, limits)
     target = (plain(cfg.get("model")) or {}).get("_target_")
@@ -451,7 +487,7 @@ def evaluate_job(cfg, out_dir: Path) -> dict[str, Any]:
         "limits": {"configured": limits, "crossed": crossed, "exit_code": LIMIT_EXIT_CODE if crossed else 0},
     }
     write_bytes_atomic(out_dir / "report.json", (dumps(report) + "\n").encode())
-    write_html(report, out_dir / "report.html")
+    write_html(report, out_dir / "report.html", {s.id: s for s in ds.samples})
     _print_table(report)
     print(f"report: {out_dir / 'report.html'}", flush=True)
     for l in leaks:
@@ -466,7 +502,7 @@ def evaluate_job(cfg, out_dir: Path) -> dict[str, Any]:
 def _print_table(report: dict[str, Any]) -> None:
     corr = report["corruptions"]
     sevs = sorted({int(k) for c in corr.values() for k in c["severities"]})
-    w = max([10] + [len(n) for n in corr])
+    w = max([10] + [len(n) for n in corr] + [len(n) for n in report.get("not_applicable") or {}])
     head = f"{'corruption':<{w}}  " + "  ".join(f"{'s' + str(s):>6}" for s in sevs) + f"  {'mean':>6}  {'CE':>7}  {'fail':>6}"
     print(head, flush=True)
     print("-" * len(head))
@@ -475,6 +511,8 @@ def _print_table(report: dict[str, Any]) -> None:
         ce = "" if c.get("ce") is None else f"{c['ce']:.4g}"
         fr = "" if c.get("failure_rate") is None else f"{c['failure_rate']:.3f}"
         print(f"{n:<{w}}  {cells}  {c['mean_error']:>6.3f}  {ce:>7}  {fr:>6}")
+    for n, why in (report.get("not_applicable") or {}).items():
+        print(f"{n:<{w}}  n/a  ({why})")
     s = report["summary"]
     parts = [f"clean error {report['clean']['error']:.3f}" if report["clean"]["error"] is not None else "no clean samples"]
     if s["mce"] is not None:
@@ -483,4 +521,11 @@ def _print_table(report: dict[str, Any]) -> None:
         parts.append(f"relative mCE {s['relative_mce']:.4g}")
     if s["failure_rate"] is not None:
         parts.append(f"failure rate {s['failure_rate']:.3f}")
+    d = report.get("diagnosis") or {}
+    if d.get("families"):
+        f = d["families"][0]
+        parts.append(f"worst family {f['family']} ({f['mean_error']:.3f})")
+    first = [c for c in d.get("classes_break_first", []) if c["breaks_at"] is not None][:3]
+    if first:
+        parts.append("breaks first: " + ", ".join(f"{c['label']} (s{c['breaks_at']})" for c in first))
     print("; ".join(parts), flush=True)

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from synthgen.errors import ConfigError
 from synthgen.evaluate import AUGMENTATION_TO_CORRUPTIONS, find_leaks, load_baseline, training_augmentations
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
@@ -121,3 +122,12 @@ def test_leak_check_reads_albumentations_yaml(tmp_path):
     assert find_leaks(["fog"], ["fog"])[0]["augmentation"] == "fog"
     assert set(AUGMENTATION_TO_CORRUPTIONS["ColorJitter"]) == {"brightness", "contrast", "saturate"}
     assert load_baseline("auto", "modelnet-c")["name"] == "dgcnn" and load_baseline("auto", "checklist") is None
+
+
+def test_leak_check_reads_a_packaged_generator_config_from_any_folder(tmp_path, monkeypatch):
+    """The README's `training.augmentations=generator:image_augment` works outside a checkout."""
+    monkeypatch.chdir(tmp_path)
+    augs = training_augmentations("generator:image_augment")
+    assert augs and all(isinstance(a, str) for a in augs)
+    with pytest.raises(ConfigError, match=r"^training\.augmentations: no packaged generator config 'generator:nope' \(known: .*generator:image_augment"):
+        training_augmentations("generator:nope")

@@ -76,4 +76,7 @@ def test_modelnet_c_suite_on_cgal_shapes(tmp_path):
                  f"hydra.run.dir={tmp_path / 'e'}", cwd=tmp_path)
     rep = json.loads((tmp_path / "e" / "report.json").read_text())
     assert p.returncode == 0
-    assert "mce" in json.dumps(rep).lower()
+    s = rep["summary"]  # mCE against the DGCNN baseline of ModelNet-C: every suite corruption has a CE
+    assert rep["baseline"]["name"] == "dgcnn" and s["mce_corruptions"] == sorted(rep["corruptions"])
+    ces = [rep["corruptions"][c]["ce"] for c in s["mce_corruptions"]]
+    assert s["mce"] > 0 and s["mce"] == pytest.approx(sum(ces) / len(ces), rel=1e-3)

@@ -36,14 +36,14 @@ def test_fortunes_experiment_per_class_verdicts(tmp_path, capsys, gen):
     for label, c in rep["classes"].items():
         assert c["verdict"] in ("pass", "warn", "fail", "incomputable")
         assert c["n_synthetic"] == {"love": 15, "kids": 15, "food": 5}[label] and c["n_real"] >= 120
-        assert set(c["validators"]) == {"schema", "duplicates", "label_agreement_cf", "utility", "ks", "mmd"}
+        assert set(c["validators"]) == {"schema", "duplicates", "label_agreement_cf", "utility", "ks", "mmd", "bias"}
         assert 0 <= c["validators"]["ks"]["score"] <= 1 and c["reference"].startswith("held-out real")
         assert c["explanation"] and "held-out recall" in c["explanation"] or c["validators"]["utility"]["status"] == "incomputable"
     assert rep["features"][0] == "log_chars"
     syn = read_jsonl(str(out / "synthetic"))
     assert len(syn) == 35 and all(s.provenance.generator.endswith(("TextNgram", "TextAugment")) for s in syn)
     html = (out / "report.html").read_text()
-    assert "Class love" in html and "<li>" in html
+    assert "Class love" in html and "<div class='txt'>" in html  # text samples shown with their line breaks
 
 
 @pytest.mark.skipif(not HAS_FORTUNES, reason="Debian fortunes not installed")
@@ -78,3 +78,12 @@ def test_bad_text_config_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "generator.classes.payment_issue[0]" in err[0]
     assert not (tmp_path / "x" / "synthetic").exists()
+
+
+@pytest.mark.skipif(not HAS_FORTUNES, reason="Debian fortunes not installed")
+def test_nothing_to_generate_is_a_clean_exit(tmp_path, capsys):
+    """Every class meets the policy: the plan is written, no empty synthetic set (JSONL would not read back)."""
+    out = tmp_path / "run"
+    res = run(["+experiment=fortunes_ngram", "policy.target=5", f"hydra.run.dir={out}", *FAST], capsys)
+    assert "nothing to generate: every class meets the policy" in res.out
+    assert (out / "plan.json").exists() and not (out / "synthetic").exists() and not (out / "report.json").exists()
