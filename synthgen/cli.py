@@ -185,6 +185,8 @@ def compose_checked(command: str, overrides: list[str], multirun: bool, hydra_co
         if "Could not override" in full or "is not in struct" in full:
             bad = full.split("Could not override '", 1)[1].split("'", 1)[0] if "Could not override '" in full else key
             key, detail = bad, "unknown config key (see `synthgen --cfg job`; prefix with + to add a new key)"
+            if str(bad).startswith("output.") and str(bad).count(".") >= 2:  # output.kitti.camera with output=auto
+                detail += f"; a format's options exist once it is chosen: output={str(bad).split('.')[1]}"
         _fail(f"{key}: {detail}" if key else detail)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None)

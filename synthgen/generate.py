@@ -9,23 +9,22 @@ from .errors import ConfigError
 from .sample import Sample
 
 
-# ``output.<format>`` blocks: options of a format's writer that a config may set
-WRITER_OPTIONS = {"kitti": ("types", "camera")}
-
-
 def writer_options(fmt: str, output: Any = None, key: str = "output") -> dict[str, Any]:
-    """The writer's keyword arguments from the ``output`` config: ``output.kitti.types`` and
-    ``output.kitti.camera`` for KITTI (synthgen/io/kitti.py), nothing for the other formats."""
+    """The writer's keyword arguments from the ``output`` config: the ``output.<format>`` block, whose
+    keys the format's option of the ``output`` config group declares (``conf/output/kitti.yaml``:
+    ``types``, ``camera``); formats without options take none."""
     from .config import plain
+    from .io.formats import writer_option_keys
 
-    block = plain((output or {}).get(fmt)) if fmt in WRITER_OPTIONS and output else None
+    allowed = writer_option_keys(fmt)
+    block = plain((output or {}).get(fmt)) if allowed and output else None
     if not block:
         return {}
     if not isinstance(block, dict):
-        raise ConfigError(f"{key}.{fmt}: must be a mapping ({', '.join(WRITER_OPTIONS[fmt])})")
+        raise ConfigError(f"{key}.{fmt}: must be a mapping ({', '.join(allowed)})")
     for k in block:
-        if k not in WRITER_OPTIONS[fmt]:
-            raise ConfigError(f"{key}.{fmt}.{k}: unknown key (allowed: {', '.join(WRITER_OPTIONS[fmt])})")
+        if k not in allowed:
+            raise ConfigError(f"{key}.{fmt}.{k}: unknown key (allowed: {', '.join(allowed)})")
     return {k: v for k, v in block.items() if v is not None}
 
 

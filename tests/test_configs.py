@@ -94,3 +94,19 @@ def test_every_stress_suite_composes(option):
     with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
         cfg = compose(config_name="stress", overrides=[f"stress={option}"])
     assert cfg.stress
+
+
+def test_output_formats_are_a_config_group():
+    """One YAML per format in conf/output/ (plus auto), the same set as the format registry; choosing
+    one sets output.format, and the writer options a format takes are declared there."""
+    from synthgen.io.formats import FORMATS, writer_option_keys
+
+    assert set(options("output")) == set(FORMATS) | {"auto"}
+    with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
+        for name in options("output"):
+            for command in ("run", "stress", "loop"):
+                cfg = compose(config_name=command, overrides=[f"output={name}"])
+                assert cfg.output.format == name
+        lidar = compose(config_name="run", overrides=["+experiment=lidar_insert"])
+    assert lidar.output.format == "kitti" and lidar.output.kitti.camera == "kitti"
+    assert writer_option_keys("kitti") == ("types", "camera") and writer_option_keys("coco") == ()

@@ -52,7 +52,7 @@ def test_coins_copy_paste_experiment(tmp_path):
     assert report["classes"]["large_coin"]["counts"] if "counts" in report["classes"]["large_coin"] else True
     # YOLO export of the same run (the merged training set is YOLO too), and byte identity of a second run
     out2 = tmp_path / "yolo"
-    synthgen("+experiment=coins_copy_paste", f"hydra.run.dir={out2}", "output.format=yolo", *FAST, cwd=tmp_path)
+    synthgen("+experiment=coins_copy_paste", f"hydra.run.dir={out2}", "output=yolo", *FAST, cwd=tmp_path)
     assert (out2 / "synthetic" / "data.yaml").exists() and len(list((out2 / "synthetic" / "labels").glob("*.txt"))) == 27
     version = out2 / "training_set" / "versions" / (out2 / "training_set" / "CURRENT").read_text().strip()
     assert (version / "data.yaml").exists() and not (version / "annotations.json").exists()

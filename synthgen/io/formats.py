@@ -1,11 +1,16 @@
 """The format registry: every on-disk format synthgen reads or writes, by name.
 
+Each format is also an option of the Hydra config group ``output`` (``conf/output/<name>.yaml``: the
+``format`` it selects and its writer's options under ``output.<name>``); :func:`writer_option_keys`
+reads the options from there, and a test keeps the group and :data:`FORMATS` the same set.
+
 Readers take a path and return a :class:`synthgen.dataset.Dataset`; writers take
 ``(samples, classes, out, **options)`` and write ``out`` atomically with a ``manifest.jsonl``.
 Modules are imported lazily, so a format whose optional dependency is missing only fails when used.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +104,18 @@ def output_format(modality: str, task: str, requested: str = "auto", key: str = 
     if name is None:
         raise ConfigError(f"{key}: no default format for {modality}/{task}; set one explicitly")
     return get(name, key)
+
+
+@functools.lru_cache(maxsize=None)
+def writer_option_keys(name: str) -> tuple[str, ...]:
+    """The writer options a format takes: the keys of the ``<name>:`` block of ``conf/output/<name>.yaml``."""
+    import yaml
+
+    import synthgen.conf
+
+    path = Path(synthgen.conf.__file__).parent / "output" / f"{name}.yaml"
+    if not path.is_file():
+        return ()
+    block = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(name)
+    return tuple(block) if isinstance(block, dict) else ()
+
