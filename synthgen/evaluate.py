@@ -449,9 +449,10 @@ def evaluate_job(cfg, out_dir: Path) -> dict[str, Any]:
         raise ConfigError("suite.path: missing (the suite folder written by `synthgen stress`, e.g. outputs/.../suite)")
     try:
         batch_size = int(cfg.get("batch_size", 256))
-        assert batch_size > 0
-    except (TypeError, ValueError, AssertionError):
-        raise ConfigError(f"batch_size: must be a positive integer, got {cfg.get('batch_size')!r}") from None
+    except (TypeError, ValueError):
+        batch_size = 0
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: must be a positive integer, got {cfg.get('batch_size')!r}")
     limits = plain(cfg.get("limits") or {})
     for k in limits:
         if k not in LIMIT_KEYS:

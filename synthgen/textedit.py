@@ -85,10 +85,13 @@ def apply_edit(text: str, spans: list[dict[str, Any]], start: int, end: int, new
 
 
 def check(text: str, spans: list[dict[str, Any]]) -> None:
-    """Raise ``AssertionError`` unless every span is in range and its text matches."""
+    """Raise ``ValueError`` unless every span is in range and its text matches (an invariant every
+    edit keeps; usable on a user's own edited data, so not an ``assert`` that ``python -O`` drops)."""
     for sp in spans:
-        assert 0 <= sp["start"] < sp["end"] <= len(text), sp
-        assert text[sp["start"]:sp["end"]] == sp["text"], (sp, text[sp["start"]:sp["end"]])
+        if not 0 <= sp["start"] < sp["end"] <= len(text):
+            raise ValueError(f"span {sp} lies outside the text (length {len(text)})")
+        if text[sp["start"]:sp["end"]] != sp["text"]:
+            raise ValueError(f"span {sp} reads {text[sp['start']:sp['end']]!r} in the text")
 
 
 # --- what may be edited ------------------------------------------------------------------------
