@@ -1,6 +1,7 @@
 """Small helpers around Hydra/OmegaConf: plain containers, digests, and instantiate with clear errors."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -78,15 +79,21 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
 
 
 def library_versions(names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``{package: installed version}`` (read once per process: every generate() call records them)."""
+    return dict(_library_versions(tuple(names)))
+
+
+@functools.lru_cache(maxsize=None)
+def _library_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {}
+    out = []
     for n in names:
         try:
-            out[n] = version(n)
+            out.append((n, version(n)))
         except PackageNotFoundError:
-            out[n] = "not installed"
-    return out
+            out.append((n, "not installed"))
+    return tuple(out)
 
 
 def packaged_targets() -> set[str]:
