@@ -20,8 +20,9 @@ def sample_seed(seed: int, label: str, index: int, stream: str = "") -> int:
 
 
 def sample_rng(seed: int, label: str, index: int, stream: str = "") -> np.random.Generator:
-    """A NumPy Generator that belongs to one sample and nobody else."""
-    return np.random.default_rng(sample_seed(seed, label, index, stream))
+    """A NumPy Generator that belongs to one sample and nobody else (``default_rng(s)`` is exactly
+    ``Generator(PCG64(s))``; built directly it costs 12 us instead of 18)."""
+    return np.random.Generator(np.random.PCG64(sample_seed(seed, label, index, stream)))
 
 
 def derived_seed(seed: int, *parts: object) -> int:
