@@ -34,7 +34,7 @@ from .config import build, digest, plain
 from .dataset import Dataset
 from .errors import ConfigError, DatasetError
 from .io.common import write_bytes_atomic
-from .pipeline import _echo, load_dataset, plan_for, run_planned, shown
+from .pipeline import _echo, in_order, load_dataset, plan_for, run_planned, shown, split_class
 from .seeding import derived_seed
 
 SCHEMA = "synthgen/loop"
@@ -86,13 +86,12 @@ def split_test(cfg: Any, opts: dict[str, Any]) -> tuple[Dataset, Dataset | None,
         members = [s for s in train.samples if s.label == c]
         if frac > 0 and len(members) >= min_c:
             rng = np.random.default_rng(derived_seed(seed, "loop-test", c))
-            out = set(rng.permutation(len(members))[: int(round(frac * len(members)))].tolist())
-            held.extend(s for i, s in enumerate(members) if i in out)
-            kept.extend(s for i, s in enumerate(members) if i not in out)
+            h, k = split_class(members, int(round(frac * len(members))), rng)
+            held.extend(h)
+            kept.extend(k)
         else:
             kept.extend(members)
-    order = {id(s): i for i, s in enumerate(train.samples)}
-    kept.sort(key=lambda s: order[id(s)])
+    kept = in_order(kept, train)
     test_samples = held + (list(reference.samples) if reference is not None else [])
     parts = []
     if reference is not None:

@@ -59,6 +59,18 @@ def _parse_keep(keep: Any, key: str) -> dict[str, int]:
     return out
 
 
+def split_class(members: list[Sample], n_first: int, rng: np.random.Generator) -> tuple[list[Sample], list[Sample]]:
+    """A random ``n_first`` of ``members`` and the rest (one ``rng.permutation``), each in their order."""
+    first = set(rng.permutation(len(members))[:n_first].tolist())
+    return [s for i, s in enumerate(members) if i in first], [s for i, s in enumerate(members) if i not in first]
+
+
+def in_order(samples: list[Sample], ds: Dataset) -> list[Sample]:
+    """``samples`` (a subset of ``ds``) in the dataset's own order."""
+    order = {id(s): i for i, s in enumerate(ds.samples)}
+    return sorted(samples, key=lambda s: order[id(s)])
+
+
 def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | None]:
     """Instantiate the dataset reader and apply the optional long-tail cut.
 
@@ -92,15 +104,12 @@ def load_dataset(node: Any, key: str = "dataset") -> tuple[Dataset, Dataset | No
     for label in ds.classes:
         members = [s for s in ds.samples if s.label == label]
         if label in cut:
-            order = rng.permutation(len(members))
-            keep_idx = set(order[: cut[label]].tolist())
-            kept.extend(s for i, s in enumerate(members) if i in keep_idx)
-            held.extend(s for i, s in enumerate(members) if i not in keep_idx)
+            k, h = split_class(members, cut[label], rng)
+            kept.extend(k)
+            held.extend(h)
         else:
             kept.extend(members)
-    order = {id(s): i for i, s in enumerate(ds.samples)}
-    kept.sort(key=lambda s: order[id(s)])
-    train = ds.subset(kept)
+    train = ds.subset(in_order(kept, ds))
     train.info["longtail"] = {"keep": cut, "holdout": bool(longtail.get("holdout", True))}
     reference = ds.subset(held) if longtail.get("holdout", True) else None
     return train, reference
@@ -460,15 +469,21 @@ def validate_job(cfg, out_dir: Path) -> dict[str, Any]:
     return {"report": report}
 
 
-def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
-    from .merge import merge
-
+def finished_run(cfg) -> Path:
+    """``cfg.run_dir``, checked to be a finished ``synthgen run`` (config, report, synthetic set)."""
     if not cfg.get("run_dir"):
         raise ConfigError("run_dir: missing (the folder of a finished `synthgen run`)")
     run_dir = Path(str(cfg.run_dir)).expanduser()
     for need in (".hydra/config.yaml", "report.json", "synthetic"):
         if not (run_dir / need).exists():
             raise DatasetError(f"{run_dir / need}: not found (run_dir must be a finished synthgen run)")
+    return run_dir
+
+
+def merge_job(cfg, out_dir: Path) -> dict[str, Any]:
+    from .merge import merge
+
+    run_dir = finished_run(cfg)
     m = cfg.get("merge") or {}
     if not m.get("into"):
         raise ConfigError("merge.into: missing (the training-set folder to write)")

@@ -226,10 +226,11 @@ def default_probe(cfg: Any = None):
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
 
 
-def load_pickle(path: Any, key: str = "policy.model"):
-    """A scikit-learn estimator from a pickle the user named.  Unpickling runs code, so synthgen only
-    reads a path given in the config, never one inside a run folder (which synthgen or anyone with
-    write access to outputs/ may have written)."""
+def load_pickle(path: Any, key: str = "policy.model", refuse_run_folder: bool = True):
+    """A scikit-learn estimator from a pickle the user named (also ``evaluate``'s ``model.path``).
+    Unpickling runs code, so synthgen only reads a path given in the config; for the model that plans
+    generation, never one inside a run folder (which synthgen or anyone with write access to outputs/
+    may have written)."""
     import pickle
     from pathlib import Path
 
@@ -238,7 +239,7 @@ def load_pickle(path: Any, key: str = "policy.model"):
     p = Path(str(path)).expanduser()
     if not p.is_file():
         raise DatasetError(f"{p}: model file not found ({key})")
-    for d in (p.resolve().parent, *p.resolve().parent.parents):
+    for d in (p.resolve().parent, *p.resolve().parent.parents) if refuse_run_folder else ():
         if (d / ".hydra").is_dir() and any((d / m).exists() for m in _RUN_MARKERS):
             raise ConfigError(f"{key}: {p} lies inside the synthgen run folder {d}; pickles are loaded only from a "
                               f"path you keep yourself, never from a run folder")

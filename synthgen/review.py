@@ -202,16 +202,6 @@ def label_kind(samples: list[Sample]) -> str:
 
 # --- the run folder -----------------------------------------------------------------------------
 
-def _run(cfg: Any) -> Path:
-    if not cfg.get("run_dir"):
-        raise ConfigError("run_dir: missing (the folder of a finished `synthgen run`)")
-    run_dir = Path(str(cfg.run_dir)).expanduser()
-    for need in (".hydra/config.yaml", "report.json", "synthetic"):
-        if not (run_dir / need).exists():
-            raise DatasetError(f"{run_dir / need}: not found (run_dir must be a finished synthgen run)")
-    return run_dir
-
-
 def _features(run_cfg: Any, cfg_review: Any, real: list[Sample], syn: list[Sample], modality: str) -> tuple[str, np.ndarray, np.ndarray]:
     """The feature space the scores use: ``review.features``, else the one the run's label-agreement
     check reads, else the run's first (through the run's feature cache)."""
@@ -309,8 +299,9 @@ def build_review(cfg: Any, run_dir: Path) -> dict[str, Any]:
 def export_job(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """``synthgen review export``: the project, its tasks, and ``<run>/review/export.json``."""
     from .io.common import write_bytes_atomic
+    from .pipeline import finished_run
 
-    run_dir = _run(cfg)
+    run_dir = finished_run(cfg)
     r = cfg.get("review") or {}
     b = build_review(cfg, run_dir)
     folder = run_dir / REVIEW_DIR
@@ -428,9 +419,9 @@ def import_job(cfg: Any, out_dir: Path) -> dict[str, Any]:
     export file given as ``review.from_file``.  Unreviewed tasks stay ``pending``; a later import
     replaces the file with the project's current state.
     """
-    from .pipeline import read_any
+    from .pipeline import finished_run, read_any
 
-    run_dir = _run(cfg)
+    run_dir = finished_run(cfg)
     r = cfg.get("review") or {}
     exp_path = run_dir / REVIEW_DIR / EXPORT_FILE
     if not exp_path.exists():

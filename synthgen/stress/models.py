@@ -5,13 +5,9 @@ class); these wrap common cases so no code is needed.
 """
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-
-from ..errors import ConfigError, DatasetError
 
 
 def image_features(images: Sequence[np.ndarray], size: int = 32) -> np.ndarray:
@@ -28,46 +24,14 @@ def image_features(images: Sequence[np.ndarray], size: int = 32) -> np.ndarray:
     return out
 
 
-class SklearnImageClassifier:
-    """A pickled scikit-learn classifier applied to image samples via :func:`image_features`."""
-
-    def __init__(self, path: str, size: int = 32, scores: bool = False):
-        self.path = path
-        self.size = int(size)
-        self.scores = bool(scores)
-        p = Path(str(path)).expanduser()
-        if not p.exists():
-            raise DatasetError(f"{p}: model file not found (model.path)")
-        try:
-            with open(p, "rb") as f:
-                self.estimator = pickle.load(f)
-        except Exception as e:
-            raise DatasetError(f"{p}: cannot unpickle model ({type(e).__name__})") from None
-        if not hasattr(self.estimator, "predict"):
-            raise ConfigError(f"model.path: {p} holds a {type(self.estimator).__name__}, not a classifier with predict()")
-        self.classes_ = [str(c) for c in getattr(self.estimator, "classes_", [])] or None
-
-    def __call__(self, samples):
-        X = image_features([s.data for s in samples], self.size)
-        if self.scores:
-            return self.estimator.predict_proba(X)
-        return np.asarray([str(v) for v in self.estimator.predict(X)])
-
-
 class _PickledSklearn:
     """Load a pickled scikit-learn estimator (shared by the wrappers below)."""
 
     def _load(self, path: str):
-        p = Path(str(path)).expanduser()
-        if not p.exists():
-            raise DatasetError(f"{p}: model file not found (model.path)")
-        try:
-            with open(p, "rb") as f:
-                est = pickle.load(f)
-        except Exception as e:
-            raise DatasetError(f"{p}: cannot unpickle model ({type(e).__name__})") from None
-        if not hasattr(est, "predict"):
-            raise ConfigError(f"model.path: {p} holds a {type(est).__name__}, not a classifier with predict()")
+        from ..plan import load_pickle
+
+        # the pickle the user names for evaluation (README: evaluate unpickles the model you give it)
+        est = load_pickle(path, "model.path", refuse_run_folder=False)
         self.estimator = est
         self.classes_ = [str(c) for c in getattr(est, "classes_", [])] or None
 
@@ -75,6 +39,19 @@ class _PickledSklearn:
         if self.scores:
             return self.estimator.predict_proba(X)
         return np.asarray([str(v) for v in self.estimator.predict(X)])
+
+
+class SklearnImageClassifier(_PickledSklearn):
+    """A pickled scikit-learn classifier applied to image samples via :func:`image_features`."""
+
+    def __init__(self, path: str, size: int = 32, scores: bool = False):
+        self.path = path
+        self.size = int(size)
+        self.scores = bool(scores)
+        self._load(path)
+
+    def __call__(self, samples):
+        return self._out(image_features([s.data for s in samples], self.size))
 
 
 class SklearnTextClassifier(_PickledSklearn):
