@@ -184,11 +184,14 @@ def _run_key(cfg, generator, plan: Plan, seed: int, shard: str | None, fmt: str)
     return digest(key)
 
 
-def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int, shard: str | None) -> tuple[Path, str, int]:
+def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int,
+            shard: str | None) -> tuple[Path | None, str, int, dict[str, str]]:
     """Generate the plan (or the shard's slice) into ``out_dir/synthetic``, resuming a killed run.
 
-    Returns ``(folder, format name, samples generated in this call)``.  Nothing is regenerated when
-    the folder is already complete for the same run key.
+    Returns ``(folder, format name, samples generated in this call, {class: why})``; the last holds
+    the classes the generator gave up on part-way (``InsufficientDataError``): their samples are not
+    written and the caller marks them INCOMPUTABLE.  The folder is None when no class produced
+    anything.  Nothing is regenerated when the folder is already complete for the same run key.
     """
     import shutil
 
@@ -199,12 +202,15 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     key = _run_key(cfg, generator, plan, seed, shard, fmt)
     synth_dir = out_dir / "synthetic"
     key_file = out_dir / ".synthetic.key"
-    if synth_dir.exists():
-        if not key_file.exists() or key_file.read_text().strip() != key:
-            raise DatasetError(f"{synth_dir}: holds the output of a different run; use a new hydra.run.dir")
+    failed_file = out_dir / ".synthetic.incomputable.json"  # beside the key: what a complete run gave up on
+    gave_up = json.loads(failed_file.read_text()) if failed_file.exists() else {"classes": {}, "written": True}
+    if key_file.exists() and key_file.read_text().strip() == key and (synth_dir.exists() or not gave_up["written"]):
+        failed = gave_up["classes"]
         _echo(f"synthetic data already complete in {shown(synth_dir)} (resumed run)")
         shutil.rmtree(out_dir / STAGE, ignore_errors=True)  # killed after the final rename
-        return synth_dir, fmt, 0
+        return (synth_dir if synth_dir.exists() else None), fmt, 0, failed
+    if synth_dir.exists():
+        raise DatasetError(f"{synth_dir}: holds the output of a different run; use a new hydra.run.dir")
     for leftover in out_dir.glob(".synthetic.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     stage = Stage(out_dir)
@@ -219,15 +225,35 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     missing = sum(1 for label, _, idx in todo for i in idx if not stage.is_done(label, i))
     if missing:
         generator.fit(train)
-    made = run_generation(generator, todo, seed, stage, workers=int(cfg.get("workers", 1) or 1),
-                          chunk=int(cfg.get("chunk", 16) or 16))
-    order = [(label, i) for label, _, idx in todo for i in idx]
+    made, failed = run_generation(generator, todo, seed, stage, workers=int(cfg.get("workers", 1) or 1),
+                                  chunk=int(cfg.get("chunk", 16) or 16))
+    order = [(label, i) for label, _, idx in todo if label not in failed for i in idx]
     checkpoint("stage.before-final")
+    failed_file.unlink(missing_ok=True)
+    if failed:  # "written": false when no class is left, so no folder follows and the key alone marks the end
+        failed_file.write_text(json.dumps({"classes": failed, "written": bool(order)}, indent=1, sort_keys=True) + "\n")
     key_file.write_text(key + "\n")  # before the rename: a complete folder always has its key
-    write_dataset(stage.iter_plan(order), train, synth_dir, fmt, output=cfg.get("output"))
+    if order:
+        write_dataset(stage.iter_plan(order), train, synth_dir, fmt, output=cfg.get("output"))
     checkpoint("stage.after-final")
     stage.remove()
-    return synth_dir, fmt, made
+    return (synth_dir if order else None), fmt, made, failed
+
+
+def incomputable(plan: Plan, failed: dict[str, str], *, say: bool = True) -> Plan:
+    """The plan with each class in ``failed`` set to 0 samples and an ``INCOMPUTABLE: why`` note (the
+    terminal line, the plan table, plan.json and the report all read it from there)."""
+    import dataclasses
+
+    rows = []
+    for r in plan.rows:
+        if r.label in failed and r.synthetic > 0:
+            if say:
+                print(f"synthgen: class '{r.label}' is INCOMPUTABLE (nothing generated): {failed[r.label]}",
+                      file=sys.stderr, flush=True)
+            r = dataclasses.replace(r, synthetic=0, note=f"INCOMPUTABLE: {failed[r.label]}")
+        rows.append(r)
+    return dataclasses.replace(plan, rows=tuple(rows))
 
 
 def run_job(cfg, out_dir: Path) -> dict[str, Any]:
@@ -249,22 +275,17 @@ def probe_classes(generator, train: Dataset, plan: Plan, seed: int) -> Plan:
     """
     if not getattr(generator, "probe_classes", False) or plan.total == 0:
         return plan
-    import dataclasses
-
     from .errors import InsufficientDataError
 
     generator.fit(train)
-    rows = []
+    failed = {}
     for r in plan.rows:
         if r.synthetic > 0:
             try:
                 next(iter(generator.generate(r.label, r.synthetic, seed, indices=[0])))
             except InsufficientDataError as e:
-                why = str(e).removeprefix(f"class '{r.label}': ")
-                print(f"synthgen: class '{r.label}' is INCOMPUTABLE (nothing generated): {why}", file=sys.stderr, flush=True)
-                r = dataclasses.replace(r, synthetic=0, note=f"INCOMPUTABLE: {why}")
-        rows.append(r)
-    return dataclasses.replace(plan, rows=tuple(rows))
+                failed[r.label] = str(e).removeprefix(f"class '{r.label}': ")
+    return incomputable(plan, failed)
 
 
 def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, plan: Plan, seed: int,
@@ -285,7 +306,13 @@ def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, p
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     if plan.total == 0:  # nothing to write, validate or merge (an empty JSONL file would not read back)
         return {"plan": plan.to_dict(), "n_synthetic": 0, "synthetic": None, "format": None, "generated_now": 0}
-    synth_dir, fmt, made = produce(cfg, out_dir, train, plan, generator, seed, shard)
+    synth_dir, fmt, made, failed = produce(cfg, out_dir, train, plan, generator, seed, shard)
+    if failed:  # given up part-way: the class is out of this run, the rest goes on
+        plan = incomputable(plan, failed)
+        (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
+    if synth_dir is None:
+        _echo(f"nothing generated: {', '.join(sorted(failed))} INCOMPUTABLE (see the notes above)")
+        return {"plan": plan.to_dict(), "n_synthetic": 0, "synthetic": None, "format": None, "generated_now": made}
     synthetic = read_any(str(synth_dir), fmt, "synthetic", lazy=True).samples
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,
                                "generated_now": made}

@@ -222,10 +222,16 @@ def _init_worker(generator, stage_root: str, seed: int) -> None:
     _WORKER.update(generator=generator, root=Path(stage_root), seed=seed)
 
 
-def _work(task: tuple[str, int, list[int]]) -> list[dict[str, Any]]:
+def _work(task: tuple[str, int, list[int]]) -> tuple[list[dict[str, Any]], str | None]:
+    """One chunk in a worker: its stage records, or the class's InsufficientDataError message."""
+    from .errors import InsufficientDataError
+
     label, n, indices = task
     g, root, seed = _WORKER["generator"], _WORKER["root"], _WORKER["seed"]
-    return [stage_sample(root, s, s.provenance.index) for s in g.generate(label, n, seed, indices=indices)]
+    try:
+        return [stage_sample(root, s, s.provenance.index) for s in g.generate(label, n, seed, indices=indices)], None
+    except InsufficientDataError as e:
+        return [], str(e)
 
 
 def chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -240,8 +246,15 @@ def chunks(indices: Iterable[int], size: int) -> Iterator[list[int]]:
 
 
 def run_generation(generator, todo: list[tuple[str, int, Sequence[int]]], seed: int, stage: Stage, workers: int = 1,
-                   chunk: int = 16, progress: bool = True) -> int:
-    """Generate every ``(label, n, indices)`` not yet staged; returns how many were generated now."""
+                   chunk: int = 16, progress: bool = True) -> tuple[int, dict[str, str]]:
+    """Generate every ``(label, n, indices)`` not yet staged.
+
+    Returns ``(samples generated now, {class: why})``: a class whose generator raises
+    ``InsufficientDataError`` on any of its samples (not only the first) is given up, its remaining
+    chunks skipped, and the reason returned, so one class the generator cannot fill does not abort the
+    job.  The caller drops that class's staged samples and marks it INCOMPUTABLE.  Whether a class fails
+    depends only on the seed and the data, so a resumed run fails the same class the same way.
+    """
     from tqdm import tqdm
 
     from .errors import InsufficientDataError
@@ -251,23 +264,43 @@ def run_generation(generator, todo: list[tuple[str, int, Sequence[int]]], seed: 
         missing = [i for i in idx if not stage.is_done(label, i)]
         tasks.extend((label, n, c) for c in chunks(missing, chunk))
     total = sum(len(t[2]) for t in tasks)
+    failed: dict[str, str] = {}
+    made = 0
     bar = tqdm(total=total, desc="generate", unit="sample", disable=None if progress else True, file=sys.stderr)
+
+    def give_up(label: str, why: str, n_left: int) -> None:
+        failed[label] = why.removeprefix(f"class '{label}': ")
+        bar.update(n_left)
+
     try:
         if workers <= 1:
             for label, n, idx in tasks:
-                recs = [stage.write_sample(s, s.provenance.index) for s in generator.generate(label, n, seed, indices=idx)]
+                if label in failed:
+                    bar.update(len(idx))
+                    continue
+                try:
+                    recs = [stage.write_sample(s, s.provenance.index) for s in generator.generate(label, n, seed, indices=idx)]
+                except InsufficientDataError as e:
+                    give_up(label, str(e), len(idx))
+                    continue
                 stage.commit(recs)
+                made += len(recs)
                 bar.update(len(recs))
         else:
             import multiprocessing as mp
 
             ctx = mp.get_context("fork")
             with ctx.Pool(workers, initializer=_init_worker, initargs=(generator, str(stage.root), seed)) as pool:
-                for recs in pool.imap(_work, tasks):
+                for (label, _, idx), (recs, why) in zip(tasks, pool.imap(_work, tasks)):
+                    if why is not None or label in failed:
+                        if why is not None and label not in failed:
+                            give_up(label, why, len(idx))
+                        else:
+                            bar.update(len(idx))
+                        continue
                     stage.commit(recs)
+                    made += len(recs)
                     bar.update(len(recs))
-    except InsufficientDataError as e:
-        raise DatasetError(f"generator: {e}") from None
     finally:
         bar.close()
-    return total
+    return made, failed
