@@ -385,10 +385,11 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
         raise ConfigError("shards: give shard run folders (shards=[a,b]) or sweep_dir=<multirun folder>")
     cfgs, shard_ids = [], []
     for d in dirs:
-        for need in (".hydra/config.yaml", "synthetic"):
+        for need in (".hydra/config.yaml", "plan.json"):
             if not (d / need).exists():
                 raise DatasetError(f"{d / need}: not found (each shard must be a finished `synthgen run shard=i/n`)")
-        c = load_run_config(d / ".hydra/config.yaml", cfg.get("allow_targets"))
+            if need == ".hydra/config.yaml":  # its targets are checked before anything else of the folder is read
+                c = load_run_config(d / ".hydra/config.yaml", cfg.get("allow_targets"))
         cfgs.append(c)
         shard_ids.append(c.get("shard"))
     ns = {str(s).split("/")[1] if s else "1" for s in shard_ids}
@@ -415,16 +416,25 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
     generator = build(run_cfg.get("generator"), "generator")
     if plan.guidance is not None and hasattr(generator, "guide"):
         generator.guide(plan.guidance)
+    # a class a shard gave up on (INCOMPUTABLE in its plan.json) is out of the collected run too
+    failed = {r["label"]: r["note"].removeprefix("INCOMPUTABLE: ") for d in dirs
+              for r in json.loads((d / "plan.json").read_text())["rows"] if str(r.get("note", "")).startswith("INCOMPUTABLE")}
+    plan = incomputable(plan, failed)
     by_key: dict[tuple[str, int], Sample] = {}
     fmt = None
     for d in dirs:
+        if not (d / "synthetic").exists():
+            if any(r["synthetic"] for r in json.loads((d / "plan.json").read_text())["rows"]):
+                raise DatasetError(f"{d / 'synthetic'}: not found (each shard must be a finished `synthgen run shard=i/n`)")
+            continue  # every class of this shard was INCOMPUTABLE: nothing written
         ds = read_any(str(d / "synthetic"), "auto", "shards")
         fmt = ds.format
         for s in ds.samples:
             k = (s.label, s.provenance.index if s.provenance else -1)
             if k in by_key:
                 raise DatasetError(f"{d / 'synthetic'}: sample {s.id} appears in two shards")
-            by_key[k] = s
+            if s.label not in failed:
+                by_key[k] = s
     order = [(r.label, i) for r in plan.rows for i in range(r.synthetic)]
     missing = [k for k in order if k not in by_key]
     if missing or len(by_key) != len(order):

@@ -65,3 +65,23 @@ def test_every_class_giving_up_writes_nothing_and_merges_nothing(tmp_path):
     assert not (run / "synthetic").exists() and not (tmp_path / "train").exists()
     again = synthgen(*args, cwd=tmp_path)
     assert again.returncode == 0 and "already complete" in again.stdout, again.stderr
+
+
+def test_shards_and_collect_drop_a_class_any_shard_gave_up(tmp_path):
+    """Class 3 (30 planned) runs dry at sample 20: shard 0/2 (samples 0-14) finishes it, shard 1/2 does
+    not; the collected run drops the class as the single run does and writes the same files."""
+    gives_up = [*GIVES_UP[:1], "+generator.give_up='3'", "+generator.after=20", *GIVES_UP[3:]]
+    one = tmp_path / "one"
+    p = synthgen(*SMALL, *gives_up, "merge.into=null", f"hydra.run.dir={one}", cwd=tmp_path)
+    assert "class '3' is INCOMPUTABLE (nothing generated): ran dry at sample 20" in p.stderr, p.stderr
+    shards = []
+    for i in range(2):
+        d = tmp_path / f"shard{i}"
+        s = synthgen(*SMALL, *gives_up, f"shard={i}/2", f"hydra.run.dir={d}", cwd=tmp_path)
+        assert s.returncode == 0, s.stderr
+        assert ("INCOMPUTABLE" in s.stderr) == (i == 1)
+        shards.append(str(d))
+    c = synthgen("collect", f"shards=[{','.join(shards)}]", "allow_targets=[tests.gives_up.]", "merge.into=null", f"hydra.run.dir={tmp_path / 'c'}", cwd=tmp_path)
+    assert c.returncode == p.returncode, c.stderr
+    assert tree(tmp_path / "c" / "synthetic") == tree(one / "synthetic")
+    assert (tmp_path / "c" / "plan.json").read_text() == (one / "plan.json").read_text()
