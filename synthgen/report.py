@@ -317,9 +317,11 @@ def write_html(report: dict[str, Any], path: str | Path, features: dict[str, dic
             base = v.get("baseline") or {}
             vrows.append([H.wbr(n), esc(report["validators"][n].get("features") or "samples"), H.fmt(v.get("statistic")),
                           H.fmt(v.get("threshold")), H.fmt(base.get("median")), H.fmt(v.get("score"), ".2f"),
-                          H.fmt(v.get("p_value"), ".3g"), esc(v.get("gate")), esc(v.get("reason") or ", ".join(ev))])
+                          H.fmt(v.get("p_value"), ".3g"), H.fmt(det.get("stability"), ".2f"), esc(v.get("gate")),
+                          esc(v.get("reason") or ", ".join(ev))])
             vcls.append(str(v.get("gate") or v.get("status")))
-        out.append(H.table(["validator", "features", "statistic", "threshold", "baseline median", "score", "p-value", "gate", "evidence"],
+        out.append(H.table(["validator", "features", "statistic", "threshold", "baseline median", "score", "p-value",
+                            "stability", "gate", "evidence"],
                            vrows, vcls, cls="compact"))
         if views:
             for w in views.values():

@@ -66,6 +66,9 @@ def test_validate_any_pair_with_ci_exit_code(validated):
         for name, v in c["validators"].items():
             assert v["status"] == "incomputable" or (0 <= v["score"] <= 1 and v["baseline"]), name
     assert rep["validators"]["ks"]["features"] == "stats" and rep["validators"]["duplicates"]["features"] is None
+    ks = rep["classes"]["3"]["validators"]["ks"]  # every calibrated verdict says how stable it is (issue 17.2)
+    assert 0.5 <= ks["details"]["stability"] <= 1.0 and len(ks["details"]["statistic_interval"]) == 2
+    assert "<th>stability</th>" in (out / "report.html").read_text()
     assert "PASS" in p.stdout and "FAIL" in p.stdout and "dropped" in p.stdout
 
 

@@ -409,7 +409,8 @@ class UtilityValidator:
             "f1_gain": float(np.mean(f1_b) - np.mean(f1_a)),
             "harm": harm_mean, "worst_harm_class": worst_cls, "worst_harm": float(worst_drop),
             "harm_tolerance": self.harm_tolerance,
-            "stability": float(np.mean([lo > self.min_gain for lo in per_rep])),
+            # the repeats whose own gain interval agrees with the gain judgement (as every validator's stability)
+            "stability": float(np.mean([(lo > self.min_gain) == gain_ok for lo in per_rep])),
             "gain_per_repeat": [float(v) for v in (B - A).mean(axis=1)], "gain_ci_lower_per_repeat": per_rep,
             "repeats": len(reps), "k": int(k), "n_test": int(len(d)), "n_bootstrap": self.n_bootstrap,
             "probe": "StandardScaler + LogisticRegression" if self.probe is None else getattr(self.probe, "__name__", repr(self.probe)),

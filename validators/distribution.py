@@ -84,21 +84,13 @@ class CalibratedValidator:
             yield p[:h], p[h:2 * h][:s] if s < h else p[h:2 * h], rng.choice(m, size=s, replace=False)
 
     def _verdict(self, label, observed: np.ndarray, baseline: np.ndarray, n_real: int, n_syn: int, **extra) -> ClassResult:
-        m0 = float(np.median(baseline))
-        q = float(np.quantile(baseline, self.quantile))
-        t = m0 + self.tolerance * (q - m0)
-        if t <= m0:
-            t = m0 + max(1e-12, 1e-6 * abs(m0))
-        stat = float(np.median(observed))
-        score = float(np.clip(1.0 - 0.5 * (stat - m0) / (t - m0), 0.0, 1.0))
-        passed = stat <= t
-        return ClassResult(
-            label, PASS if passed else FAIL, statistic=stat, score=score, threshold=float(t),
-            n_real=n_real, n_synthetic=n_syn,
-            baseline={"median": m0, f"q{int(round(self.quantile * 100))}": q, "max": float(np.max(baseline)),
-                      "n_bootstrap": self.n_bootstrap},
-            **extra,
-        )
+        """A lower-is-better statistic judged by :func:`calibrate` (the one calibration), as a ClassResult."""
+        c = calibrate(observed, baseline, self.quantile, self.tolerance)
+        details = {**extra.pop("details", {}), "stability": c["stability"], "pass_share": c["pass_share"],
+                   "statistic_interval": c["statistic_interval"]}
+        return ClassResult(label, PASS if c["passed"] else FAIL, statistic=c["statistic"], score=c["score"],
+                           threshold=c["threshold"], n_real=n_real, n_synthetic=n_syn, baseline=c["baseline"],
+                           details=details, **extra)
 
 
 def _standardise(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +199,14 @@ def calibrate(observed: np.ndarray, baseline: np.ndarray, quantile: float = 0.95
     score = float(np.clip(1.0 - 0.5 * (stat - m0) / (t - m0), 0.0, 1.0))
     passed = bool(stat <= t)
     lo_q = 1 - quantile if higher_is_better else quantile
+    # the uncertainty of the verdict, from the same repeated splits: the share of splits whose own
+    # comparison passes, the share that agrees with the verdict (``stability``: 1.0, the verdict does
+    # not hinge on the draw; near 0.5 it may flip with the seed) and the central 95 % of the statistic
+    lo, hi = sgn * np.quantile(obs, [0.025, 0.975])
+    share = float(np.mean(obs <= t))
     return {"statistic": sgn * stat, "threshold": sgn * t, "score": score, "passed": passed,
+            "pass_share": round(share, 6), "stability": round(share if passed else 1.0 - share, 6),
+            "statistic_interval": [float(min(lo, hi)), float(max(lo, hi))],
             "baseline": {"median": sgn * m0, f"q{int(round(lo_q * 100))}": sgn * q,
                          ("min" if higher_is_better else "max"): float(sgn * np.max(base)), "n_bootstrap": int(len(base))},
             "higher_is_better": higher_is_better}
@@ -288,7 +287,10 @@ class MetricValidator(CalibratedValidator):
                            score=w["score"], threshold=w["threshold"],
                            p_value=p, n_real=len(x), n_synthetic=len(y), baseline=w["baseline"],
                            details={"metric": worst, "worst_feature": worst if not w["passed"] else None,
-                                    "metrics": per, "full_data": ev, "dims": int(xs.shape[1])})
+                                    "metrics": per, "full_data": ev, "dims": int(xs.shape[1]),
+                                    # a pass needs every metric: as stable as the least stable; a fail, as its worst metric
+                                    "stability": min(v["stability"] for v in per.values()) if all(v["passed"] for v in per.values())
+                                    else w["stability"], "statistic_interval": w["statistic_interval"]})
 
 
 class EnergyValidator(MetricValidator):
@@ -525,7 +527,8 @@ class C2STValidator(MetricValidator):
                            threshold=cal["threshold"], p_value=full["p_value"], n_real=len(x),
                            n_synthetic=len(y), baseline=cal["baseline"],
                            details={"metric": "auc", "worst_feature": None if cal["passed"] else "auc", "full_data": full,
-                                    "dims": int(xs.shape[1])})
+                                    "dims": int(xs.shape[1]),  # one observation (all the data): its uncertainty is the AUC's CI
+                                    "statistic_interval": [full[k] for k in ("ci_low", "ci_high")] if "ci_low" in full else None})
 
     def evidence(self, x, y, rng):
         from .stats import c2st

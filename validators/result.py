@@ -109,6 +109,7 @@ def combine_folds(results: list[ValidationResult], labels: list[str]) -> Validat
         thr = [c.threshold for c in ok if c.threshold is not None]
         worst = Counter(w for c in ok if not c.passed and (w := (c.details or {}).get("worst_feature")))
         details = {"folds": len(crs), "computed": len(ok), "pass_share": round(share, 6),
+                   "stability": round(share if passed else 1.0 - share, 6),  # the folds agreeing with the verdict
                    "score_min": min(scores) if scores else None, "score_max": max(scores) if scores else None,
                    "worst_feature": worst.most_common(1)[0][0] if worst and not passed else None}
         per[label] = ClassResult(label, PASS if passed else FAIL, statistic=float(np.mean(stats)) if stats else None,
