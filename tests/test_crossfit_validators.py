@@ -237,3 +237,35 @@ def test_incomputable_when_folds_are_missing(split):
     empty = [Fold(f.repeat, f.fold, f.train, f.test, {RARE: f.synthetic[RARE][:0]} if f.fold == 0 else f.synthetic) for f in folds]
     r = UtilityValidator(n_bootstrap=50).validate_folds(empty).per_class[RARE]
     assert r.status == "incomputable" and "folds are missing" in r.reason
+
+
+# --- no room to show a gain ----------------------------------------------------------------------------
+
+def _separable(shift_harm: bool):
+    """Class 'easy' sits far from 'a' and 'b': the real-only probe already recalls all of it."""
+    rng = np.random.default_rng(4)
+    real = {"a": rng.normal(0, 1, (40, 4)), "b": rng.normal(0, 1, (40, 4)) + [3, 0, 0, 0],
+            "easy": rng.normal(0, 0.3, (15, 4)) + [0, 20, 0, 0]}
+    folds = []
+    for r, f, tr, te in make_folds(real, 3, 2, seed=0):
+        g = np.random.default_rng([r, f])
+        S = real["easy"][tr["easy"]][g.integers(len(tr["easy"]), size=30)] + g.normal(0, 0.1, (30, 4))
+        if shift_harm:  # 'b'-like rows labeled easy: b's own test rows now go to easy
+            S = real["b"][g.integers(40, size=30)] + g.normal(0, 0.05, (30, 4))
+        folds.append(Fold.from_indices(real, r, f, tr, te, {"easy": S}))
+    return folds
+
+
+def test_a_class_the_probe_already_recognises_is_incomputable_not_failed():
+    u = UtilityValidator(n_bootstrap=200).validate_folds(_separable(False), seed=0).per_class["easy"]
+    assert u.status == "incomputable" and u.details["recall_real_only"] == 1.0
+    assert u.details["best_possible_gain_ci_lower"] <= 0.0
+    assert "no room to show a gain" in u.reason and "no other class harmed" in u.reason
+    harmful = UtilityValidator(n_bootstrap=200).validate_folds(_separable(True), seed=0).per_class["easy"]
+    assert harmful.status == "fail" and harmful.details["worst_harm_class"] == "b"  # harm still fails it
+
+
+def test_a_class_with_room_keeps_its_verdict(results):
+    for case in CASES:
+        u = results[case][0].per_class[RARE]
+        assert u.status != "incomputable" and u.details["best_possible_gain_ci_lower"] > 0.0

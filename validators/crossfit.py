@@ -232,6 +232,12 @@ class UtilityValidator:
     ``p_value``: one-sided bootstrap p for gain <= ``min_gain``, counting the observed,
     ``(1 + b) / (1 + n_bootstrap)``.
 
+    No room, no verdict: when even a perfect generator (fixing every miss of the reference probe on
+    the class's test samples, same bootstrap resamples) could not get a lower bound above
+    ``min_gain`` (the class is already recognised, e.g. real-only recall 1.00 in the folds), the class
+    is INCOMPUTABLE with that reason instead of failing for a gain no data could show; a harmed other
+    class still fails it.  ``details.best_possible_gain_ci_lower`` is that bound.
+
     Parameters: ``probe`` None (StandardScaler + LogisticRegression(C, max_iter), the scaler fitted on
     each training part) or a callable returning an unfitted estimator with fit/predict (Hydra:
     ``_partial_: true``) or an estimator to clone; ``n_bootstrap``; ``confidence`` (two-sided CI
@@ -380,6 +386,11 @@ class UtilityValidator:
         judged, judged_boot = (gain, boot) if self.reference == "real_only" else (float(dvo.mean()), boot_vo)
         lower = ci_gain[0] if self.reference == "real_only" else ci_vo[0]
         p = (1 + int(np.sum(judged_boot <= self.min_gain))) / (1 + self.n_bootstrap)
+        # power: the interval even a perfect generator (one that fixes every miss of the reference probe)
+        # would get on these test samples, with the same resamples; when it cannot clear min_gain, no
+        # data could show a gain here (the class is already recognised), so utility cannot judge it
+        best = (1.0 - ref).mean(axis=0)
+        best_lower = self._ci(best[ii].mean(axis=1))[0]
         per_rep = []
         for r, (a, b) in enumerate(zip(ref, B)):
             rr = np.random.default_rng(derived_seed(seed, self.name, c, "stability", reps[r]))
@@ -417,12 +428,21 @@ class UtilityValidator:
             "reference": "held-out real samples (cross-fitted: synthetic for fold k made from parents outside fold k)",
             "worst_feature": None if passed else ("recall_gain" if not gain_ok else f"harm:{worst_cls}"),
         }
+        details["best_possible_gain_ci_lower"] = float(best_lower)
         if reasons:
             details["why"] = "; ".join(reasons)
+        baseline = {"recall_real_only": float(A.mean()), "oversampling_gain": float((O - A).mean())}
+        if best_lower <= self.min_gain and harm_ok:
+            what = "real-only" if self.reference == "real_only" else "oversampled"
+            why = (f"class '{c}': no room to show a gain: the {what} probe's recall on the class's held-out real "
+                   f"samples is already {ref.mean():.2f}, so even data fixing every miss would have a gain interval "
+                   f"starting at {best_lower:+.3f} <= min_gain {self.min_gain:+.3f} (no other class harmed: worst drop "
+                   f"{worst_drop:.3f} <= {self.harm_tolerance:.3f})")
+            details["why"] = why
+            return ClassResult(c, INCOMPUTABLE, statistic=judged, p_value=float(p), threshold=self.min_gain,
+                               n_real=int(n_real), n_synthetic=int(n_syn), baseline=baseline, details=details, reason=why)
         return ClassResult(c, PASS if passed else FAIL, statistic=judged, score=score, p_value=float(p), threshold=self.min_gain,
-                           n_real=int(n_real), n_synthetic=int(n_syn),
-                           baseline={"recall_real_only": float(A.mean()), "oversampling_gain": float((O - A).mean())},
-                           details=details)
+                           n_real=int(n_real), n_synthetic=int(n_syn), baseline=baseline, details=details)
 
 
 # --- label agreement, cross-fitted -----------------------------------------------------------------
