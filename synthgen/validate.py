@@ -5,8 +5,8 @@ A ``validation`` bundle (``conf/validation/<bundle>.yaml``) chooses feature spac
 multi-select defaults: ``validation/validator=[ks,mmd,c2st]``); they land under
 ``validation.featurizers.<name>`` and ``validation.validators.<name>``.  A validator reads the space
 named by its ``features:`` key (the first space when absent).  Validators with
-``needs_samples = True`` (schema, duplicates) read the samples themselves and look for copies among
-every real sample that may be a parent.  Validators with ``needs_folds = True`` (utility, cross-fitted
+``reads = "samples"`` (schema, duplicates) read the samples themselves and look for copies among
+every real sample that may be a parent.  Validators with ``reads = "folds"`` (utility, cross-fitted
 label agreement) read the cross-fitting folds (:mod:`synthgen.crossfit`); in ``crossfit`` mode every
 other validator runs once per fold (batch made without the fold vs the fold) and the folds are
 combined.  Every real class is featurized, each dataset once, through the content-hash cache
@@ -25,6 +25,7 @@ from .config import build, plain
 from .dataset import Dataset
 from .errors import ConfigError
 from .plan import Plan
+from .protocols import judge, reads
 from .sample import Sample
 
 
@@ -96,7 +97,11 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
             raise ConfigError(f"{key}: must be a mapping with _target_")
         view = d.pop("features", None)
         v = build(OmegaConf.create(d), key)
-        if getattr(v, "needs_samples", False):
+        try:
+            kind = reads(v)
+        except TypeError as e:
+            raise ConfigError(f"{key}: {e}") from None
+        if kind == "samples":
             which[k] = None
         else:
             view = str(view) if view is not None else views[0]
@@ -135,7 +140,7 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
     ``crossfit`` mode the whole training set, of which each fold compares only its held-out part with
     the batch made without it).  ``train``: every real sample that may be a parent (copy checks, folds;
     default ``reference``).  ``batches``: cross-fitted validation batches (:mod:`synthgen.crossfit`)
-    for the validators that read folds (``needs_folds``) and, in ``crossfit`` mode, for every
+    for the validators that read folds (``reads = "folds"``) and, in ``crossfit`` mode, for every
     feature-matrix validator, run once per fold and combined (:func:`combine_folds`).
     """
     from tqdm import tqdm
@@ -206,18 +211,15 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
 
     for name, val in tqdm(validators.items(), desc="validate", unit="validator", disable=None, file=sys.stderr):
         if which[name] is None:  # sample checks; copies are looked for among every possible parent
-            results[name] = val.validate_samples(by_train, syn, seed=seed)
+            results[name] = judge(val, seed=seed, labels=labels, samples=(by_train, syn))
             continue
         v = views[which[name]]
-        if getattr(val, "needs_folds", False):
-            results[name] = (val.validate_folds(v.folds, seed=seed, labels=labels) if v.folds
-                             else val.validate(v.real, v.synthetic, list(v.names), seed=seed))
-        elif mode == "crossfit" and v.folds:
+        if reads(val) == "features" and mode == "crossfit" and v.folds:
             per_fold = [val.validate(fd.test, {l: fd.synthetic.get(l, np.zeros((0, len(v.names)))) for l in labels},
                                      list(v.names), seed=derived_seed(seed, name, fd.repeat, fd.fold)) for fd in v.folds]
             results[name] = combine_folds(per_fold, labels)
         else:
-            results[name] = val.validate(v.real, v.synthetic, list(v.names), seed=seed)
+            results[name] = judge(val, seed=seed, labels=labels, folds=v.folds, features=(v.real, v.synthetic, list(v.names)))
     if "filter" in results:
         which = {"filter": None, **which}
     verdicts = class_verdicts(results, labels, policy)

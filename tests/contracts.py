@@ -505,9 +505,13 @@ def _sizes(real: dict, synthetic: dict) -> dict[str, tuple[int, int]]:
     return {c: (len(real.get(c, ())), len(y)) for c, y in synthetic.items()}
 
 
-def check_validator_protocol(v) -> None:
-    assert isinstance(v, Validator), f"{type(v).__name__} must implement synthgen.protocols.Validator (name, validate)"
-    assert isinstance(v.name, str) and v.name
+def check_validator_protocol(v, kind: str = "features") -> None:
+    """The one protocol (synthgen.protocols.Validator): name, statistic_name, reads, and the method ``reads`` names."""
+    from synthgen.protocols import reads
+
+    assert isinstance(v, Validator), f"{type(v).__name__} must implement synthgen.protocols.Validator (name, statistic_name, reads)"
+    assert isinstance(v.name, str) and v.name and isinstance(v.statistic_name, str) and v.statistic_name
+    assert reads(v) == kind, f"{type(v).__name__}.reads is {v.reads!r}, this contract is for {kind!r}"
 
 
 def check_result_typing(make: Callable[[], Any], dim: int = 4, seed: int = 0) -> None:
@@ -569,20 +573,21 @@ def check_validator(v, dim: int = 4, n: int = 120, seed: int = 0) -> None:
 
 
 # ==================================================================================================
-# cross-fitted validators (needs_folds = True)
+# cross-fitted validators (reads = "folds")
 # ==================================================================================================
 
 def fold_data(dim: int = 4, seed: int = 0, k: int = 3):
     """Cross-fitting folds (:func:`make_folds` + :meth:`Fold.from_indices`) over three real classes
-    (a ~ N(0), b ~ N(3), c with one sample), each fold with synthetic a, b and c made "from" its train part."""
+    (a ~ N(0), b ~ N(1.2): overlapping, so a probe misses some of each and a gain is possible; c with one
+    sample), each fold with synthetic a, b and c made "from" its train part."""
     from synthgen.validators.crossfit import Fold, make_folds
 
     rng = np.random.default_rng(seed)
-    real = {"a": rng.normal(size=(30, dim)), "b": rng.normal(size=(30, dim)) + 3.0, "c": rng.normal(size=(1, dim)) - 3.0}
+    real = {"a": rng.normal(size=(30, dim)), "b": rng.normal(size=(30, dim)) + 1.2, "c": rng.normal(size=(1, dim)) - 3.0}
     folds = []
     for r, f, tr, te in make_folds(real, k=k, repeats=1, seed=seed):
         frng = np.random.default_rng([seed, r, f])
-        syn = {"a": frng.normal(size=(12, dim)), "b": frng.normal(size=(12, dim)) + 3.0, "c": frng.normal(size=(6, dim)) - 3.0}
+        syn = {"a": frng.normal(size=(12, dim)), "b": frng.normal(size=(12, dim)) + 1.2, "c": frng.normal(size=(6, dim)) - 3.0}
         folds.append(Fold.from_indices(real, r, f, tr, te, syn))
     return real, folds, [f"f{j}" for j in range(dim)]
 
@@ -591,8 +596,7 @@ def check_folds_typing(make: Callable[[], Any], dim: int = 4, seed: int = 0) -> 
     """Typed results through folds; classes with enough data are computed, a one-sample class is
     incomputable; plain ``validate`` (no folds) is typed and incomputable, never circular."""
     v = make()
-    check_validator_protocol(v)
-    assert getattr(v, "needs_folds", False) is True and hasattr(v, "validate_folds")
+    check_validator_protocol(v, "folds")
     real, folds, names = fold_data(dim, seed)
     res = v.validate_folds(folds, seed=seed)
     check_result(res, ["a", "b", "c"])
@@ -630,7 +634,7 @@ FOLD_VALIDATOR_CHECKS = (check_folds_typing, check_folds_too_little_data, check_
 
 
 # ==================================================================================================
-# validators on samples (needs_samples = True)
+# validators on samples (reads = "samples")
 # ==================================================================================================
 
 @dataclass
@@ -646,9 +650,7 @@ class SampleValidatorCase:
 
 def check_samples_typing(case: SampleValidatorCase) -> None:
     v = case.make()
-    assert getattr(v, "needs_samples", False) is True and hasattr(v, "validate_samples"), \
-        f"{type(v).__name__}: a samples validator sets needs_samples = True and has validate_samples"
-    assert isinstance(v.name, str) and v.name
+    check_validator_protocol(v, "samples")
     res = v.validate_samples(case.real, case.synthetic, seed=0)
     check_result(res, list(case.synthetic), _sizes(case.real, case.synthetic))
     assert res.validator == v.name
@@ -975,7 +977,7 @@ CHECKS: dict[str, tuple[Callable, ...]] = {
 
 def contract_kind(p: Plugin) -> str | None:
     """The key of :data:`CHECKS` for a plugin, derived from what it is; None when it is none of them
-    (an unimportable ``_target_``, or a validator with neither ``validate`` nor ``validate_samples``)."""
+    (an unimportable ``_target_``, or a validator without a valid ``reads``)."""
     if p.kind in ("generator", "featurizer"):
         try:
             p.cls()
@@ -987,13 +989,8 @@ def contract_kind(p: Plugin) -> str | None:
             cls = p.cls()
         except Exception:  # noqa: BLE001
             return None
-        if getattr(cls, "needs_folds", False) and hasattr(cls, "validate_folds"):
-            return "validator:folds"
-        if getattr(cls, "needs_samples", False) and hasattr(cls, "validate_samples"):
-            return "validator:samples"
-        if hasattr(cls, "validate") and not getattr(cls, "needs_samples", False):
-            return "validator:features"
-        return None
+        kind = getattr(cls, "reads", None)
+        return f"validator:{kind}" if kind in ("features", "samples", "folds") else None
     if p.kind in ("format", "corruption"):
         return p.kind
     return None

@@ -547,7 +547,7 @@ def _broken_generators():
 
 
 class _NaNValidator:
-    name = "nan"
+    name, statistic_name, reads = "nan", "x", "features"
 
     def validate(self, real, synthetic, feature_names, seed=0):
         from synthgen.validators.result import ClassResult, ValidationResult
@@ -644,3 +644,35 @@ def test_checks_catch_broken_plugins(key, tmp_path):
     check, subject = _broken_cases(tmp_path)[key]
     with pytest.raises(AssertionError):
         check(subject)
+
+
+def test_one_validator_protocol_reads_names_the_one_method():
+    """synthgen.protocols: ``reads`` picks the method; first-round flags and a missing method are refused."""
+    from synthgen.protocols import judge, reads
+    from synthgen.validators.crossfit import UtilityValidator
+    from synthgen.validators.distribution import KSValidator
+    from synthgen.validators.memorisation import DuplicateValidator
+
+    assert (reads(KSValidator()), reads(DuplicateValidator()), reads(UtilityValidator())) == ("features", "samples", "folds")
+
+    class Legacy(_AlwaysPass):
+        needs_samples = True
+
+    class Wrong(_AlwaysPass):
+        reads = "pixels"
+
+    class NoMethod:
+        name, statistic_name, reads = "x", "y", "samples"
+
+    with pytest.raises(TypeError, match="needs_samples / needs_folds are replaced by one attribute: reads"):
+        reads(Legacy())
+    with pytest.raises(TypeError, match=r"Wrong.reads: must be one of features, samples, folds, got 'pixels'"):
+        reads(Wrong())
+    with pytest.raises(TypeError, match=r"NoMethod: reads = 'samples' but it has no validate_samples\(\)"):
+        reads(NoMethod())
+    real, syn = {"a": np.zeros((12, 2))}, {"a": np.zeros((6, 2))}
+    out = judge(_AlwaysPass(), seed=0, labels=["a"], features=(real, syn, ["f0", "f1"]))
+    assert out.per_class["a"].status == "pass"
+    # a folds validator given no folds judges the matrices, where it refuses to be circular
+    u = judge(UtilityValidator(), seed=0, labels=["a"], folds=[], features=(real, syn, ["f0", "f1"]))
+    assert u.per_class["a"].status == "incomputable"

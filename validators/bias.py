@@ -1,6 +1,6 @@
 """Bias checks: are the attributes of the synthetic samples of a class spread like the real ones?
 
-A samples validator (``needs_samples``): it reads human-meaningful attributes from the samples
+A samples validator (``reads = "samples"``): it reads human-meaningful attributes from the samples
 themselves, per modality, and compares them class by class with the real data's:
 
 * text: length in tokens; entity types (the share of each span label); first-name gender of the
@@ -179,7 +179,7 @@ class BiasValidator:
 
     name = "bias"
     statistic_name = "skewed_attributes"
-    needs_samples = True
+    reads = "samples"
 
     def __init__(self, low: float = 0.05, high: float = 0.95, share_tolerance: float = 0.1, n_bootstrap: int = 200,
                  quantile: float = 0.95, tolerance: float = 1.0, min_real: int = 5, min_synthetic: int = 5,

@@ -6,7 +6,7 @@ every class's real samples are split into K folds, R times (:func:`make_folds`);
 pipeline fits the generator without fold k and generates a validation batch from parents outside
 it.  A :class:`Fold` carries, for one (repeat, fold), the real features outside the fold (``train``:
 the only possible parents), inside it (``test``: held out), and the synthetic features made from
-``train``.  Validators with ``needs_folds = True`` read a list of folds through ``validate_folds``.
+``train``.  Validators with ``reads = "folds"`` read a list of folds through ``validate_folds``.
 
 * :class:`UtilityValidator` asks what a user wants to know: does adding the synthetic samples raise
   the class's recall on held-out real data, by more than sampling noise, without hurting the other
@@ -248,7 +248,7 @@ class UtilityValidator:
 
     name = "utility"
     statistic_name = "recall_gain"
-    needs_folds = True
+    reads = "folds"
 
     def __init__(self, probe: Callable[[], Any] | None = None, n_bootstrap: int = 1000, confidence: float = 0.95,
                  min_gain: float = 0.0, harm_tolerance: float = 0.05, score_scale: float = 0.1, min_test: int = 2,
@@ -479,7 +479,7 @@ class CrossFitLabelValidator:
 
     name = "label_agreement_cf"
     statistic_name = "agreement"
-    needs_folds = True
+    reads = "folds"
 
     def __init__(self, classifier: str | Callable[[], Any] = "logistic", n_neighbors: int = 1, C: float = 1.0,
                  n_bootstrap: int = 1000, quantile: float = 0.95, tolerance: float = 1.0, min_real: int = 5,

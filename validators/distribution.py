@@ -31,6 +31,7 @@ from .stats import (
 class CalibratedValidator:
     name = "calibrated"
     statistic_name = "statistic"
+    reads = "features"  # synthgen.protocols.Validator
 
     def __init__(self, n_bootstrap: int = 50, quantile: float = 0.95, tolerance: float = 1.0,
                  min_per_half: int = 5, min_synthetic: int = 5, max_samples: int | None = 2000):

@@ -163,7 +163,7 @@ class SchemaValidator:
 
     name = "schema"
     statistic_name = "invalid_share"
-    needs_samples = True
+    reads = "samples"
 
     def __init__(self, max_invalid: float = 0.0, examples: int = 20):
         self.max_invalid = float(max_invalid)
@@ -212,6 +212,7 @@ def _space(real: dict[str, np.ndarray], max_dim: int | None):
 
 class _AllClassValidator:
     statistic_name = "share"
+    reads = "features"  # synthgen.protocols.Validator
 
     def __init__(self, n_bootstrap: int = 200, quantile: float = 0.95, tolerance: float = 1.0, min_real: int = 5,
                  min_synthetic: int = 5, max_dim: int | None = 64):

@@ -113,7 +113,7 @@ class DuplicateValidator:
 
     name = "duplicates"
     statistic_name = "near_copy_share"
-    needs_samples = True
+    reads = "samples"
 
     def __init__(self, near: float | None = None, n_bootstrap: int = 50, quantile: float = 0.95, tolerance: float = 1.0,
                  min_per_half: int = 5, min_synthetic: int = 5, margin: float = 0.02):

@@ -210,7 +210,7 @@ def chamfer_set_metrics(real: Sequence[np.ndarray], synthetic: Sequence[np.ndarr
 class ChamferSetValidator(CalibratedValidator):
     """1-NN accuracy on Chamfer distance, judged against real-versus-real halves.
 
-    Works on the samples (it needs the clouds, not the feature matrix): with ``needs_samples`` set,
+    Works on the samples (it needs the clouds, not the feature matrix): with ``reads = "samples"``,
     :mod:`synthgen.validate` calls ``validate_samples(real_by_class, synthetic_by_class, seed)``.  At most ``max_clouds``
     real and synthetic clouds (a seeded subsample) of ``n_points`` points enter one Chamfer matrix;
     the bootstrap splits reuse it.  ``cov_chamfer`` and ``mmd_chamfer_minmatch`` (and their
@@ -219,7 +219,7 @@ class ChamferSetValidator(CalibratedValidator):
 
     name = "chamfer"
     statistic_name = "one_nn_accuracy"
-    needs_samples = True  # synthgen.validate passes samples, not feature matrices
+    reads = "samples"  # synthgen.validate passes samples, not feature matrices
 
     def __init__(self, max_clouds: int = 32, n_points: int = N_POINTS, **kw):
         super().__init__(**kw)
