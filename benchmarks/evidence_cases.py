@@ -55,7 +55,7 @@ MODALITIES: dict[str, Modality] = {
     "images": Modality(
         "images", "image",
         ("dataset=digits", "generator=image_augment", "validation=image_stats"),
-        rare="8", donor="3", target=120, probe_features="thumb"),
+        rare="8", donor="3", target=120, probe_features="auto"),
     "text": Modality(
         "text", "text",
         ("dataset=fortunes", "generator=text_ngram", "validation=text_stats",

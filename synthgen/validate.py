@@ -286,7 +286,8 @@ def validate_and_report(cfg, out_dir: Path, reference: Dataset, synthetic: list[
                           feature_names=list(next(iter(v.views.values())).names),
                           results=v.results, verdicts=v.verdicts, counts=counts,
                           views={n: {"featurizer": f"{type(w.featurizer).__module__}.{type(w.featurizer).__qualname__}",
-                                     "dims": len(w.names)} for n, w in v.views.items()},
+                                     "dims": len(w.names), "description": getattr(w.featurizer, "description", None)}
+                                 for n, w in v.views.items()},
                           validator_features=v.validator_views, gate=policy.to_dict(), dropped=v.dropped, cache=v.cache,
                           typical=typical)
     if ref_info is not None:

@@ -67,10 +67,10 @@ def test_validator_list_override_replaces_the_bundle():
     with initialize_config_module(config_module="synthgen.conf", version_base="1.3"):
         cfg = compose(config_name="run", overrides=["validation/validator=[ks,mmd,c2st]"])
         default = compose(config_name="run")
-    validators, which = _validators(cfg.validation, ["stats", "thumb"])
+    validators, which = _validators(cfg.validation, ["stats", "auto"])
     assert list(validators) == ["ks", "mmd", "c2st"]
-    assert which == {"ks": "stats", "mmd": "stats", "c2st": "thumb"}
-    assert list(_validators(default.validation, ["stats", "thumb"])[0]) == [
+    assert which == {"ks": "stats", "mmd": "stats", "c2st": "auto"}
+    assert list(_validators(default.validation, ["stats", "auto"])[0]) == [
         "schema", "duplicates", "label_agreement_cf", "utility", "ks", "mmd", "bias"]
 
 

@@ -56,6 +56,14 @@ def featurizer_identity(featurizer: Any) -> str:
 _POOL_STATE: dict[str, Any] = {}
 
 
+def _prepare(featurizer: Any, samples: Sequence[Sample]) -> None:
+    """Let a featurizer that decides its space from the first data it sees (``prepare``, e.g. the
+    ``auto`` image featurizer) decide now: its identity, hence the cache key, depends on the choice."""
+    prepare = getattr(featurizer, "prepare", None)
+    if callable(prepare) and len(samples):
+        prepare(samples)
+
+
 def _featurize_slice(bounds: tuple[int, int]) -> np.ndarray:
     f, samples = _POOL_STATE["featurizer"], _POOL_STATE["samples"]
     return np.asarray(f.transform(samples[bounds[0]:bounds[1]]), dtype=np.float64)
@@ -65,8 +73,10 @@ def parallel_transform(featurizer: Any, samples: list[Sample], workers: int = 1,
     """``featurizer.transform`` over ``samples`` in ``workers`` forked processes, rows in order.
 
     Slices are contiguous and concatenated in order, so the matrix is identical to ``workers=1``.
-    Featurizers that hold a torch model (``parallel_safe = False``) run in this process.
+    Featurizers that hold a torch model (``parallel_safe = False``) run in this process.  A featurizer
+    that chooses its space from the data (``prepare(samples)``) chooses here, before any fork.
     """
+    _prepare(featurizer, samples)
     n = len(samples)
     if workers <= 1 or n < 2 * chunk or not getattr(featurizer, "parallel_safe", True):
         return np.asarray(featurizer.transform(samples), dtype=np.float64)
@@ -104,6 +114,7 @@ class FeatureCache:
     def transform(self, featurizer: Any, samples: Sequence[Sample], name: str | None = None) -> np.ndarray:
         """Features of ``samples`` (rows in order); ``name`` labels the dataset key in :meth:`info`."""
         samples = list(samples)
+        _prepare(featurizer, samples)  # before the key: a data-chosen space is part of it
         key = self.key(featurizer, samples)
         if name:
             self.keys[name] = key
