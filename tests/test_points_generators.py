@@ -312,3 +312,59 @@ def test_box_helpers():
     d = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     t = G.ray_box_entry(d, [0, 0, 0.5], [5.0, 0.0, 0.5], [2.0, 2.0, 2.0], 0.0)
     assert t[0] == pytest.approx(4.0) and np.isinf(t[1])
+
+
+# --- geometry fitted to the real class (issue 12.1) ----------------------------------------------
+
+def test_surface_covariance_is_exact_for_a_cube():
+    from synthgen.generators.points import geometry as G
+
+    v, t, _ = G.primitive_mesh("box", {"width": 1.0, "height": 1.0, "depth": 1.0}, np.random.default_rng(0), "k")
+    mean, cov = G.surface_covariance(v, t)
+    # two faces at +-1/2 (x^2 = 1/4), four faces with x uniform on [-1/2, 1/2] (1/12), area-weighted
+    assert np.allclose(cov, np.eye(3) * (2 * 0.25 + 4 / 12) / 6, atol=1e-12)
+    pts, _ = G.sample_uniform(v, t, 200_000, np.random.default_rng(1))
+    assert np.allclose(np.cov(pts.T), cov, atol=2e-3) and np.allclose(pts.mean(0), mean, atol=3e-3)
+
+
+def _boxes(ratios, n_each=2, seed=0):
+    """Real box clouds with given proportions (longest side 1), from the generator itself with ranges."""
+    samples = []
+    for k, (h, d) in enumerate(ratios):
+        g = MeshGenerator({"box": {"primitive": "box", "width": 1.0, "height": h, "depth": d}}, n_points=2048,
+                          rotation="so3", scale=[1.0, 1.0], geometry="ranges").fit(_points_dataset(["box"]))
+        for s in g.generate("box", n_each, seed + k):
+            samples.append(Sample(f"real-{k}-{s.provenance.index}", s.data, "box", modality="points"))
+    return Dataset(samples, ["box"], "boxes", "npz", "points", "classification")
+
+
+def test_fitted_geometry_takes_each_samples_proportions_from_a_real_parent():
+    from synthgen.generators.points.mesh import principal_spreads
+
+    real = _boxes([(0.9, 0.3), (0.5, 0.45), (0.95, 0.9)])
+    by_id = {s.id: s for s in real.samples}
+    g = MeshGenerator({"box": {"primitive": "box", "width": [0.6, 1.4], "height": [0.6, 1.4], "depth": [0.6, 1.4]}},
+                      n_points=2048, rotation="so3", geometry_jitter=0.0).fit(real)  # geometry: auto
+    made = list(g.generate("box", 12, 0))
+    errs = []
+    for s in made:
+        (pid,) = s.provenance.parents  # each sample names the real cloud it took its proportions from
+        sp_p, _ = principal_spreads(np.asarray(by_id[pid].data, np.float64))
+        sp_s, _ = principal_spreads(np.asarray(s.data, np.float64))
+        errs.append(np.abs(sp_s / sp_s[0] - sp_p / sp_p[0]))
+        assert s.provenance.params["geometry"]["parent_ratios"] == pytest.approx((sp_p / sp_p[0]).tolist(), abs=1e-4)
+    assert np.mean(errs) < 0.02 and np.max(errs) < 0.06  # sampling noise of two 2,048-point clouds
+    again = list(MeshGenerator(g.shapes, n_points=2048, rotation="so3", geometry_jitter=0.0).fit(real).generate("box", 12, 0))
+    assert all(np.array_equal(a.data, b.data) and a.provenance.parents == b.provenance.parents for a, b in zip(made, again))
+    ranges = list(MeshGenerator(g.shapes, n_points=2048, rotation="so3", geometry="ranges").fit(real).generate("box", 3, 0))
+    assert all(s.provenance.parents == () and "geometry" not in s.provenance.params for s in ranges)
+
+
+def test_fitted_geometry_without_usable_real_clouds():
+    placeholders = _points_dataset(["torus"])  # one cloud of 4 identical points: no shape to fit
+    auto = list(MeshGenerator(SHAPES, n_points=64).fit(placeholders).generate("torus", 2, 0))
+    assert all(s.provenance.parents == () for s in auto)  # auto falls back to the ranges
+    with pytest.raises(InsufficientDataError, match="class 'torus': geometry: fitted needs real clouds"):
+        list(MeshGenerator(SHAPES, n_points=64, geometry="fitted").fit(placeholders).generate("torus", 1, 0))
+    with pytest.raises(ConfigError, match="generator.geometry: must be one of auto, ranges, fitted"):
+        MeshGenerator(SHAPES, geometry="guess").fit(placeholders)

@@ -175,6 +175,20 @@ def triangle_areas(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
 
 
+def surface_covariance(v: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, covariance)`` of a point drawn uniformly from the surface of mesh ``(v, t)``, exactly
+    (per triangle: the integral of x x^T is area / 12 * (sum of v_i v_i^T + s s^T), s = v_0 + v_1 + v_2)."""
+    tri = np.asarray(v, np.float64)[np.asarray(t)]
+    area = triangle_areas(v, t)
+    total = float(area.sum())
+    if total <= 0:
+        raise ValueError("mesh has no surface area")
+    ssum = tri.sum(axis=1)
+    mean = (area[:, None] * ssum).sum(axis=0) / (3.0 * total)
+    second = (np.einsum("k,kij,kil->jl", area, tri, tri) + np.einsum("k,kj,kl->jl", area, ssum, ssum)) / (12.0 * total)
+    return mean, second - np.outer(mean, mean)
+
+
 def sample_uniform(v: np.ndarray, t: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points uniformly on the surface (area-weighted triangles, uniform barycentrics) and their normals."""
     areas = triangle_areas(v, t)
