@@ -15,6 +15,8 @@ that the evidence supports, strongest first:
 ``attribute_bias``            generated attributes (size, position, entity types, range, ...) skewed beyond the real spread
 ``no_utility``                adding the samples does not raise the class's held-out recall, or hurts another
 ``too_little_real_data``      a check could not compute: too few real (or synthetic) samples for a verdict
+``already_recognised``        utility has no room: the probe already recalls (nearly) every real sample of
+                              the class, so no data could show a gain; the safety checks decide
 ============================  ===========================================================================
 
 Ranking: causes backed by a validator that FAILed the class come before those backed only by
@@ -35,9 +37,9 @@ from typing import Any
 import numpy as np
 
 ORDER = ["annotation_errors", "memorisation", "mode_collapse", "label_disagreement", "off_support",
-         "distribution_shift", "attribute_bias", "no_utility", "too_little_real_data", "other"]
+         "distribution_shift", "attribute_bias", "no_utility", "too_little_real_data", "already_recognised", "other"]
 WEIGHT = {"annotation_errors": 1.0, "memorisation": 1.0, "mode_collapse": 1.0, "label_disagreement": 1.0,
-          "off_support": 0.9, "distribution_shift": 0.75, "attribute_bias": 0.75, "no_utility": 0.7, "too_little_real_data": 0.6, "other": 0.5}
+          "off_support": 0.9, "distribution_shift": 0.75, "attribute_bias": 0.75, "no_utility": 0.7, "too_little_real_data": 0.6, "already_recognised": 0.55, "other": 0.5}
 TITLE = {
     "annotation_errors": "annotation errors",
     "memorisation": "memorisation (copies of real samples)",
@@ -48,6 +50,7 @@ TITLE = {
     "attribute_bias": "skewed attributes (bias)",
     "no_utility": "no gain for a model trained with the samples",
     "too_little_real_data": "too little data for a verdict",
+    "already_recognised": "nothing to gain: the probe already recognises the class",
     "other": "failed checks",
 }
 FIX = {
@@ -67,6 +70,9 @@ FIX = {
                   "or fewer if another class is hurt",
     "too_little_real_data": "add real samples of the class (or lower the validators' minimum sizes knowingly); "
                             "the gate cannot judge it yet",
+    "already_recognised": "nothing to fix in the generator: the class was judged on schema, copies and labels; to "
+                          "show usefulness, judge with your own model (validation.validators.utility.probe) or "
+                          "leave the class out (policy.rare_below, policy.classes)",
     "other": "see the failing validators' evidence",
 }
 
@@ -171,6 +177,9 @@ def diagnose_class(c: dict[str, Any], shift: dict[str, dict[str, Any]] | None = 
     vals = c.get("validators") or {}
     for name, v in vals.items():
         k, d = _kind(name, kinds), v.get("details") or {}
+        if v.get("status") == "incomputable" and "no room to show a gain" in str(v.get("reason") or ""):
+            add("already_recognised", 0.3, f"{name}: {v.get('reason')}", name)
+            continue
         if (v.get("status") == "incomputable" and v.get("gate") not in ("ignored",)) or v.get("gate") == "incomputable":
             add("too_little_real_data", 0.8 if c.get("verdict") == "incomputable" else 0.3,
                 f"{name}: {v.get('reason') or 'could not compute'}", name)

@@ -64,6 +64,16 @@ def test_incomputable_class_is_too_little_data():
     assert d[0]["cause"] == "too_little_real_data" and "3 real samples" in d[0]["evidence"][0]
 
 
+def test_no_room_for_utility_is_already_recognised_not_too_little_data():
+    why = ("class '5': no room to show a gain: the real-only probe's recall on the class's held-out real samples is "
+           "already 0.98, so even data fixing every miss would have a gain interval starting at +0.000 <= min_gain +0.000")
+    c = _cls("warn", utility={"status": "incomputable", "score": None, "gate": "warn", "details": {}, "reason": why},
+             schema=_v(), duplicates=_v())
+    d = diagnose_class(c)
+    assert [x["cause"] for x in d] == ["already_recognised"] and "already 0.98" in d[0]["evidence"][0]
+    assert "utility.probe" in d[0]["fix"] and not d[0]["decides"]
+
+
 def test_shift_names_features_and_direction():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))

@@ -150,7 +150,7 @@ class AutoImageFeaturizer:
                 choice, reason = THUMB, f"thumb: photo-like ({facts}) but {why_not}"
         self.choice, self._reason = choice, reason
         self._impl = None
-        log.info("featurizer auto: %s", reason)
+        log.debug("featurizer auto: %s", reason)  # the report names the space (feature_spaces.*.description)
         return self
 
     def _featurizer(self):
