@@ -327,3 +327,35 @@ def test_ngram_local_causal_lm(pii, tmp_path):
     s = next(make().fit(pii).generate("payment_issue", 1, 0))
     assert s.provenance.params["mode"] == "lm" and len(s.provenance.parents) == 2
     assert "transformers" in s.provenance.libraries
+
+
+def _two_topics():
+    fruit = ["I eat a ripe apple with honey and bread every morning.", "The pear and the apple were sweet and ripe.",
+             "She baked an apple pie with cinnamon and sugar for us.", "Ripe plums and apples fill the basket today."]
+    space = ["The rocket left the launch pad and reached orbit at dawn.", "Astronauts repaired the station panel in orbit.",
+             "The probe sent pictures of the red planet from orbit.", "A new telescope watched the distant galaxy all night."]
+    s = [Sample(f"f{i}", t, "fruit", modality="text") for i, t in enumerate(fruit)]
+    s += [Sample(f"s{i}", t, "space", modality="text") for i, t in enumerate(space)]
+    return Dataset(s, ["fruit", "space"], "tiny", "jsonl", "text", "classification")
+
+
+def test_ngram_background_borrows_words_from_the_other_classes_and_copies_none():
+    ds = _two_topics()
+    own = {w.lower().strip(".,") for s in ds.samples if s.label == "fruit" for w in s.data.split()}
+    real = {" ".join(s.data.split()) for s in ds.samples}
+
+    def borrowed(bg):
+        g = TextNgram(order=2, min_units=3, background=bg).fit(ds)
+        made = list(g.generate("fruit", 40, 0))
+        assert not any(" ".join(m.data.split()) in real for m in made)  # no copy of any class's real text
+        return made, sum(1 for m in made for w in m.data.split() if w.lower().strip(".,") not in own)
+
+    plain, none = borrowed(0.0)
+    mixed, some = borrowed(0.5)
+    assert none == 0 and some > 0  # only the background brings words the class never used
+    assert all(m.provenance.params["background"] == 0.5 for m in mixed) and "background" not in plain[0].provenance.params
+    # background 0 draws exactly as before the option existed: no extra random numbers
+    again = list(TextNgram(order=2, min_units=3).fit(ds).generate("fruit", 40, 0))
+    assert [m.data for m in again] == [m.data for m in plain]
+    with pytest.raises(ConfigError, match="generator.background"):
+        TextNgram(background=1.0).fit(ds)

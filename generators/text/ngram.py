@@ -126,11 +126,15 @@ class KneserNey:
                 return toks[min(int(np.searchsorted(cum, u, side="right")), len(toks) - 1)]
         return self.vocab[int(rng.integers(len(self.vocab)))]  # uniform floor
 
-    def sample(self, rng: np.random.Generator, max_units: int) -> list[str]:
+    def sample(self, rng: np.random.Generator, max_units: int, background: "KneserNey | None" = None,
+               weight: float = 0.0) -> list[str]:
+        """Ancestral sampling; with ``background``, each next unit comes from it with probability
+        ``weight`` (exactly sampling ``(1 - weight) P_self + weight P_background``)."""
         hist = [BOS] * (self.order - 1)
         out: list[str] = []
         while len(out) < max_units:
-            t = self.next(hist, rng)
+            use_bg = background is not None and weight > 0 and rng.random() < weight
+            t = (background if use_bg else self).next(hist, rng)
             if t == EOS:
                 break
             if t == BOS:
@@ -149,7 +153,8 @@ class TextNgram(BaseGenerator):
     probe_classes = True  # cheap to try one sample per class: synthgen run marks a class it cannot make INCOMPUTABLE
 
     def __init__(self, order: int = 3, discount: float = 0.3, min_units: int = 4, max_units: int = 300,
-                 novelty_n: int = 4, max_overlap: float = 0.7, max_tries: int = 20, model: dict[str, Any] | None = None):
+                 novelty_n: int = 4, max_overlap: float = 0.7, max_tries: int = 20, model: dict[str, Any] | None = None,
+                 background: float = 0.0):
         self.order = int(order)
         self.discount = float(discount)
         self.min_units = int(min_units)
@@ -158,6 +163,7 @@ class TextNgram(BaseGenerator):
         self.max_overlap = float(max_overlap)
         self.max_tries = int(max_tries)
         self.model = plain(model) or {}
+        self.background = float(background)
         self._models: dict[str, Any] = {}
         self._lm = None
 
@@ -178,6 +184,8 @@ class TextNgram(BaseGenerator):
             raise ConfigError(f"generator.min_units/max_units: need 1 <= min_units <= max_units, got {self.min_units}, {self.max_units}")
         if self.novelty_n < 1 or not 0.0 <= self.max_overlap <= 1.0 or self.max_tries < 1:
             raise ConfigError("generator.novelty_n/max_overlap/max_tries: need novelty_n >= 1, 0 <= max_overlap <= 1, max_tries >= 1")
+        if not 0.0 <= self.background < 1.0:
+            raise ConfigError(f"generator.background: the other classes' weight, in [0, 1), got {self.background}")
         if not isinstance(self.model, dict):
             raise ConfigError("generator.model: must be a mapping (path, examples, max_new_tokens, ...)")
         for k in self.model:
@@ -188,6 +196,7 @@ class TextNgram(BaseGenerator):
         self._check()
         self.real_ = real
         self._models = {}
+        self._bg = None
         if self.lm_path:
             self._load_lm()
         return self
@@ -217,6 +226,17 @@ class TextNgram(BaseGenerator):
                 "mentions": {k: sorted(v) for k, v in mentions.items()},
             }
         return self._models[label]
+
+    def background_model(self) -> dict[str, Any] | None:
+        """The n-gram model of every real text of every class (``background`` > 0), and every real text's
+        words, which no candidate may copy (a copy of another class's text would be a mislabeled real sample)."""
+        if self.background <= 0 or self.lm_path:
+            return None
+        if getattr(self, "_bg", None) is None:
+            seqs = [q for q in (tokenize(s.data, s.annotations.get("spans")) for s in self.real_.samples
+                                if isinstance(s.data, str)) if q]
+            self._bg = {"kn": KneserNey(self.order, self.discount).fit(seqs), "copies": {" ".join(words(q)) for q in seqs}}
+        return self._bg
 
     def overlap(self, units: list[str], cm: dict[str, Any]) -> float:
         w = words(units)
@@ -302,6 +322,7 @@ class TextNgram(BaseGenerator):
     def _make(self, label, index, rng, seed):
         self._check()
         cm = self.class_model(label)
+        bg = self.background_model()
         best = None
         parents: list[str] = []
         used = 0
@@ -310,10 +331,10 @@ class TextNgram(BaseGenerator):
             if self.lm_path:
                 units, par = self._lm_sample(cm, rng, sample_seed(seed, label, index, f"torch{t}"))
             else:
-                units, par = cm["kn"].sample(rng, self.max_units), []
+                units, par = cm["kn"].sample(rng, self.max_units, bg and bg["kn"], self.background), []
             if len(units) < self.min_units and t + 1 < self.max_tries:
                 continue
-            if " ".join(words(units)) in cm["copies"] or not units:
+            if not units or " ".join(words(units)) in (bg["copies"] if bg else cm["copies"]):
                 continue
             ov = self.overlap(units, cm)
             if best is None or ov < best[1]:
@@ -327,4 +348,6 @@ class TextNgram(BaseGenerator):
         text, spans = self.realise(units, cm, rng)
         params = {"mode": "lm" if self.lm_path else "ngram", "tries": used, "overlap": round(float(ov), 4),
                   "n_units": len(units), "novel": bool(ov <= self.max_overlap)}
+        if bg:
+            params["background"] = self.background
         return text, {"spans": spans}, parents, params
