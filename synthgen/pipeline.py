@@ -240,7 +240,7 @@ def produce(cfg, out_dir: Path, train: Dataset, plan: Plan, generator, seed: int
     return (synth_dir if order else None), fmt, made, failed
 
 
-def incomputable(plan: Plan, failed: dict[str, str], *, say: bool = True) -> Plan:
+def incomputable(plan: Plan, failed: dict[str, str]) -> Plan:
     """The plan with each class in ``failed`` set to 0 samples and an ``INCOMPUTABLE: why`` note (the
     terminal line, the plan table, plan.json and the report all read it from there)."""
     import dataclasses
@@ -248,9 +248,8 @@ def incomputable(plan: Plan, failed: dict[str, str], *, say: bool = True) -> Pla
     rows = []
     for r in plan.rows:
         if r.label in failed and r.synthetic > 0:
-            if say:
-                print(f"synthgen: class '{r.label}' is INCOMPUTABLE (nothing generated): {failed[r.label]}",
-                      file=sys.stderr, flush=True)
+            print(f"synthgen: class '{r.label}' is INCOMPUTABLE (nothing generated): {failed[r.label]}",
+                  file=sys.stderr, flush=True)
             r = dataclasses.replace(r, synthetic=0, note=f"INCOMPUTABLE: {failed[r.label]}")
         rows.append(r)
     return dataclasses.replace(plan, rows=tuple(rows))
@@ -370,6 +369,15 @@ def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, pla
     return summary
 
 
+def _plan_rows(path: Path) -> list[dict[str, Any]]:
+    """A shard's plan.json rows (label, synthetic, note), or a one-line error naming the file."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        return [{"label": str(r["label"]), "synthetic": int(r["synthetic"]), "note": str(r.get("note") or "")} for r in rows]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DatasetError(f"{path}: not a synthgen plan ({type(e).__name__}: {e})") from None
+
+
 def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
     """Join the ``synthetic/`` folders of shard runs into one dataset (identical to a single run), then
     validate, report and merge it like ``synthgen run``."""
@@ -417,14 +425,15 @@ def collect_job(cfg, out_dir: Path) -> dict[str, Any]:
     if plan.guidance is not None and hasattr(generator, "guide"):
         generator.guide(plan.guidance)
     # a class a shard gave up on (INCOMPUTABLE in its plan.json) is out of the collected run too
-    failed = {r["label"]: r["note"].removeprefix("INCOMPUTABLE: ") for d in dirs
-              for r in json.loads((d / "plan.json").read_text())["rows"] if str(r.get("note", "")).startswith("INCOMPUTABLE")}
+    shard_rows = {d: _plan_rows(d / "plan.json") for d in dirs}
+    failed = {r["label"]: r["note"].removeprefix("INCOMPUTABLE: ") for rows in shard_rows.values()
+              for r in rows if r["note"].startswith("INCOMPUTABLE")}
     plan = incomputable(plan, failed)
     by_key: dict[tuple[str, int], Sample] = {}
     fmt = None
     for d in dirs:
         if not (d / "synthetic").exists():
-            if any(r["synthetic"] for r in json.loads((d / "plan.json").read_text())["rows"]):
+            if any(r["synthetic"] for r in shard_rows[d]):
                 raise DatasetError(f"{d / 'synthetic'}: not found (each shard must be a finished `synthgen run shard=i/n`)")
             continue  # every class of this shard was INCOMPUTABLE: nothing written
         ds = read_any(str(d / "synthetic"), "auto", "shards")

@@ -85,3 +85,13 @@ def test_shards_and_collect_drop_a_class_any_shard_gave_up(tmp_path):
     assert c.returncode == p.returncode, c.stderr
     assert tree(tmp_path / "c" / "synthetic") == tree(one / "synthetic")
     assert (tmp_path / "c" / "plan.json").read_text() == (one / "plan.json").read_text()
+
+
+def test_collect_refuses_a_shard_with_a_broken_plan_in_one_line(tmp_path):
+    d = tmp_path / "shard0"
+    s = synthgen(*SMALL, "shard=0/1", f"hydra.run.dir={d}", cwd=tmp_path)
+    assert s.returncode == 0, s.stderr
+    (d / "plan.json").write_text("{not json")
+    c = synthgen("collect", f"shards=[{d}]", "merge.into=null", f"hydra.run.dir={tmp_path / 'c'}", cwd=tmp_path)
+    assert c.returncode == 2 and c.stderr.strip().startswith(f"synthgen: error: {d / 'plan.json'}: not a synthgen plan")
+    assert len(c.stderr.strip().splitlines()) == 1
