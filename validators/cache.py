@@ -114,13 +114,13 @@ class FeatureCache:
     def transform(self, featurizer: Any, samples: Sequence[Sample], name: str | None = None) -> np.ndarray:
         """Features of ``samples`` (rows in order); ``name`` labels the dataset key in :meth:`info`."""
         samples = list(samples)
+        if self.dir is None or not samples:  # no cache: nothing to key, so nothing is hashed
+            self.misses += 1
+            return parallel_transform(featurizer, samples, self.workers)
         _prepare(featurizer, samples)  # before the key: a data-chosen space is part of it
         key = self.key(featurizer, samples)
         if name:
             self.keys[name] = key
-        if self.dir is None or not samples:
-            self.misses += 1
-            return parallel_transform(featurizer, samples, self.workers)
         path = self.dir / key[:2] / f"{key}.npy"
         if path.exists():
             try:
@@ -142,5 +142,6 @@ class FeatureCache:
         return x
 
     def info(self) -> dict[str, Any]:
-        """Deterministic summary for report.json (hit counts vary between runs and are left out)."""
+        """Deterministic summary for report.json (hit counts vary between runs and are left out; the
+        content keys of the featurized sets exist only with a cache: without one nothing is hashed)."""
         return {"dir": str(self.dir) if self.dir else None, "keys": dict(sorted(self.keys.items()))}
