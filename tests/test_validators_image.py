@@ -137,3 +137,25 @@ def test_effnet_classifies_sample_photos():
     cups = {504, 967, 968}  # coffee mug, espresso, cup
     assert top[0][0][0] in cats and top[1][0][0] in cups
     assert top[0][0][1] > 0.5 and top[1][0][1] > 0.5
+
+
+def test_a_lazy_synthetic_set_is_decoded_once_for_every_validator(setup, tmp_path, monkeypatch):
+    """synthgen's own outputs read lazily (a file decode per read); validation reads each once (issue 11.6)."""
+    from collections import Counter
+
+    from synthgen.io import imagefolder as IF
+    from synthgen.sample import Provenance
+
+    _, _, b, _ = setup
+    syn = [Sample(f"lazy-{i:03d}", s.data, "3", provenance=Provenance("g", "1", "d", 0, "3", i, (), {}, {}))
+           for i, s in enumerate(b[:30])]
+    IF.write_imagefolder(syn, ["3"], str(tmp_path / "syn"))
+    lazy = IF.read_imagefolder(str(tmp_path / "syn"), lazy=True).samples
+    eager = _run(setup, syn)
+    calls = Counter()
+    real_read = IF.read_image
+    monkeypatch.setattr(IF, "read_image", lambda p, *a, **k: calls.update([str(p)]) or real_read(p, *a, **k))
+    v = _run(setup, lazy)
+    assert len(calls) == 30 and sum(calls.values()) <= 31  # one decode each (+1: the size estimate)
+    assert {n: r.per_class["3"].statistic for n, r in v.results.items()} == \
+        {n: r.per_class["3"].statistic for n, r in eager.results.items()}  # same numbers as in memory
