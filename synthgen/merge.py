@@ -60,9 +60,12 @@ def read_training_set(into: str | Path) -> Dataset:
 
 
 def _read_version(path: Path) -> Dataset:
+    """A version of the training set.  ImageFolder versions (synthgen's own, with a manifest) are read
+    lazily: the next version copies their files' bytes, so merging never decodes the current version."""
     from .io import formats
 
-    return formats.detect(path).read(str(path))
+    f = formats.detect(path)
+    return f.read(str(path), lazy=True) if f.name == "imagefolder" else f.read(str(path))
 
 
 OWN = (".lock", ".staging-*", "..staging-*", ".CURRENT.tmp-*", ".audit*", "audit.jsonl")  # what merge itself leaves here

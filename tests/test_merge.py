@@ -76,6 +76,26 @@ def test_merge_versions_gate_and_idempotency(tmp_path, real_dir):
     assert tree_hash(real_dir) == before, "the real input is never modified"
 
 
+def test_a_new_version_copies_the_current_one_without_decoding_it(tmp_path, real_dir, monkeypatch):
+    """The next version copies the current version's files byte for byte (issue 11.6: no re-decoding)."""
+    from synthgen.io import imagefolder as IF
+
+    real = read_imagefolder(str(real_dir))
+    into = tmp_path / "train"
+    merge(into, real, synthetic(6, "run1"), PASS)
+    v1 = current_version(into)
+    decoded = []
+    real_read = IF.read_image
+    monkeypatch.setattr(IF, "read_image", lambda p, *a, **k: decoded.append(str(p)) or real_read(p, *a, **k))
+    r = merge(into, real, synthetic(6, "run2"), PASS)
+    assert r["version"] == "v0002" and not [p for p in decoded if str(v1) in p]
+    old = read_manifest(v1 / "manifest.jsonl")
+    new = read_manifest(current_version(into) / "manifest.jsonl")
+    assert new[:len(old)] == old and len(new) == len(old) + 3
+    for rec in old:
+        assert (current_version(into) / rec["file"]).read_bytes() == (v1 / rec["file"]).read_bytes()
+
+
 def test_merge_refuses_foreign_folder_and_real_input(tmp_path, real_dir):
     real = read_imagefolder(str(real_dir))
     foreign = tmp_path / "foreign"
