@@ -287,6 +287,17 @@ def probe_classes(generator, train: Dataset, plan: Plan, seed: int) -> Plan:
     return incomputable(plan, failed)
 
 
+def _none_generable(plan: Plan, shard: str | None) -> None:
+    """Every planned class INCOMPUTABLE because the generator can make none of them: a failed run, one
+    line and exit 2 (each class's reason is on the lines above it).  A shard is not failed by it: the
+    other shards may hold what this one could not make (``collect`` joins them)."""
+    stuck = [r for r in plan.rows if r.note.startswith("INCOMPUTABLE")]
+    if stuck and not shard:
+        more = f" (and {len(stuck) - 1} more planned classes)" if len(stuck) > 1 else ""
+        raise DatasetError(f"generator: can make no planned class: class '{stuck[0].label}': "
+                           f"{stuck[0].note.removeprefix('INCOMPUTABLE: ')}{more}")
+
+
 def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, plan: Plan, seed: int,
                 shard: str | None = None) -> dict[str, Any]:
     """``synthgen run`` after planning: generate (resumable), validate, report and merge into
@@ -298,19 +309,18 @@ def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, p
         generator.guide(plan.guidance)
     plan = probe_classes(generator, train, plan, seed)
     _echo(plan.table())
-    if plan.total == 0:
-        stuck = [r.label for r in plan.rows if r.note.startswith("INCOMPUTABLE")]
-        _echo(f"nothing to generate: {', '.join(stuck)} INCOMPUTABLE (see the notes above)" if stuck else
-              "nothing to generate: every class meets the policy")
     (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     if plan.total == 0:  # nothing to write, validate or merge (an empty JSONL file would not read back)
+        _none_generable(plan, shard)
+        _echo("nothing to generate: every class meets the policy")
         return {"plan": plan.to_dict(), "n_synthetic": 0, "synthetic": None, "format": None, "generated_now": 0}
     synth_dir, fmt, made, failed = produce(cfg, out_dir, train, plan, generator, seed, shard)
     if failed:  # given up part-way: the class is out of this run, the rest goes on
         plan = incomputable(plan, failed)
         (out_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     if synth_dir is None:
-        _echo(f"nothing generated: {', '.join(sorted(failed))} INCOMPUTABLE (see the notes above)")
+        _none_generable(plan, shard)
+        _echo(f"shard {shard}: nothing generated: {', '.join(sorted(failed))} INCOMPUTABLE (see the notes above)")
         return {"plan": plan.to_dict(), "n_synthetic": 0, "synthetic": None, "format": None, "generated_now": made}
     synthetic = read_any(str(synth_dir), fmt, "synthetic", lazy=True).samples
     summary: dict[str, Any] = {"plan": plan.to_dict(), "n_synthetic": len(synthetic), "synthetic": str(synth_dir), "format": fmt,

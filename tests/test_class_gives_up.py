@@ -59,12 +59,12 @@ def test_every_class_giving_up_writes_nothing_and_merges_nothing(tmp_path):
     args = [*SMALL, *GIVES_UP[:1], "+generator.give_up='3'", "+generator.after=0", "policy.classes=[3]",
             f"hydra.run.dir={run}", f"merge.into={tmp_path / 'train'}"]
     p = synthgen(*args, cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
     assert "class '3' is INCOMPUTABLE (nothing generated): ran dry at sample 0" in p.stderr
-    assert "nothing generated: 3 INCOMPUTABLE" in p.stdout
-    assert not (run / "synthetic").exists() and not (tmp_path / "train").exists()
-    again = synthgen(*args, cwd=tmp_path)
-    assert again.returncode == 0 and "already complete" in again.stdout, again.stderr
+    err = [x for x in p.stderr.splitlines() if x.startswith("synthgen: error:")]  # a run that made nothing failed
+    assert p.returncode == 2 and err == ["synthgen: error: generator: can make no planned class: class '3': ran dry at sample 0"]
+    assert not run.exists() and not (tmp_path / "train").exists()  # an error leaves nothing half-written
+    again = synthgen(*args, cwd=tmp_path)  # the same again
+    assert again.returncode == 2 and err[0] in again.stderr, again.stderr
 
 
 def test_shards_and_collect_drop_a_class_any_shard_gave_up(tmp_path):
