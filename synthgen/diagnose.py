@@ -114,7 +114,11 @@ def feature_shift(names: Sequence[str], real: np.ndarray, syn: np.ndarray, top: 
     if x.ndim != 2 or y.ndim != 2 or len(x) < 2 or len(y) < 2:
         return {"features": [], "spread_ratio": None}
     sx, sy = x.std(0), y.std(0)
-    pooled = np.where(sx > 1e-12, sx, np.maximum(np.abs(x.mean(0)) * 1e-3, 1e-12))
+    # a feature (almost) constant in the real class is measured against a floor of 5 % of the typical
+    # feature spread, so a thumbnail pixel that is blank in every real sample cannot read "+4e8 sd"
+    rms = float(np.sqrt(np.mean(sx ** 2))) if sx.size else 0.0
+    floor = 0.05 * rms if rms > 0 else 1e-12
+    pooled = np.sqrt(sx ** 2 + floor ** 2)
     d = (y.mean(0) - x.mean(0)) / pooled
     d = np.where((sx <= 1e-12) & (sy <= 1e-12) & (np.abs(y.mean(0) - x.mean(0)) <= 1e-12), 0.0, d)
     # a spread is judged only where the real feature varies: sd > 0 and a fifth of the values off the median

@@ -74,6 +74,14 @@ def test_no_room_for_utility_is_already_recognised_not_too_little_data():
     assert "utility.probe" in d[0]["fix"] and not d[0]["decides"]
 
 
+def test_a_feature_blank_in_every_real_sample_has_a_finite_shift():
+    rng = np.random.default_rng(0)
+    real = np.c_[rng.normal(0, 1, (40, 3)), np.full(40, 1e-7) + rng.normal(0, 1e-11, 40)]
+    syn = np.c_[rng.normal(0, 1, (40, 3)), np.r_[np.zeros(30), np.full(10, 0.5)]]
+    f = feature_shift(["a", "b", "c", "blank"], real, syn)["features"]
+    assert f[0]["feature"] == "blank" and f[0]["direction"] == "higher" and 1.0 < f[0]["shift_sd"] < 10.0
+
+
 def test_shift_names_features_and_direction():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
