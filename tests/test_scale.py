@@ -143,7 +143,7 @@ def test_sweep_summary_ranks_runs_by_score(tmp_path):
     import json
 
     sweep = tmp_path / "sw"
-    synthgen("-m", "generator.transforms.1.p=0.1,0.9", f"hydra.sweep.dir={sweep}", "merge.into=null", *SMALL, cwd=tmp_path)
+    synthgen("-m", "generator.transforms.3.p=0.1,0.9", f"hydra.sweep.dir={sweep}", "merge.into=null", *SMALL, cwd=tmp_path)
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     runs = summary["runs"]
     assert [r["rank"] for r in runs] == [1, 2]
@@ -151,7 +151,7 @@ def test_sweep_summary_ranks_runs_by_score(tmp_path):
     for r in runs:
         rep = json.loads((sweep / r["job"] / "report.json").read_text())
         assert set(r["classes"]) == set(rep["classes"])
-        assert any(o.startswith("generator.transforms.1.p=") for o in r["overrides"])
+        assert any(o.startswith("generator.transforms.3.p=") for o in r["overrides"])
     assert "| rank |" in (sweep / "sweep_summary.md").read_text()
 
 
