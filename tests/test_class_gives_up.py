@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .test_cli import SMALL, tree
+
+pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` skips them
 
 ROOT = Path(__file__).resolve().parents[1]
 GIVES_UP = ["generator._target_=tests.gives_up.AugmentGivesUp", "+generator.give_up='3'", "+generator.after=5",

@@ -34,6 +34,7 @@ def default_run(tmp_path_factory):
     return out, p
 
 
+@pytest.mark.slow
 def test_default_job_end_to_end(default_run):
     out, p = default_run
     assert "report: run/report.html" in p.stdout  # shown relative to the working folder
@@ -72,6 +73,7 @@ def test_default_job_end_to_end(default_run):
     assert heldout == len(real_ids)
 
 
+@pytest.mark.slow
 def test_same_seed_is_byte_identical(default_run, tmp_path):
     out, _ = default_run
     again = tmp_path / "again"
@@ -84,6 +86,7 @@ def test_same_seed_is_byte_identical(default_run, tmp_path):
     assert (out / "training_set" / cur).read_bytes() == (again / "training_set" / cur).read_bytes()
 
 
+@pytest.mark.slow
 def test_other_seed_differs(tmp_path):
     p = synthgen("plan", f"hydra.run.dir={tmp_path / 'p'}", "policy.target=60", cwd=tmp_path)
     assert "generate" in p.stdout
@@ -93,6 +96,7 @@ def test_other_seed_differs(tmp_path):
     assert a.returncode == b.returncode == 0
 
 
+@pytest.mark.slow
 def test_one_shard_or_four_give_the_same_samples(tmp_path):
     synthgen(f"hydra.run.dir={tmp_path / 'one'}", "merge.into=null", *SMALL, cwd=tmp_path)
     one = tree(tmp_path / "one" / "synthetic")
@@ -112,6 +116,7 @@ def test_one_shard_or_four_give_the_same_samples(tmp_path):
     assert sorted(lines) == sorted(one_lines)
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_commands_help(tmp_path):
     for cmd in ("run", "plan", "validate", "merge"):
         p = synthgen(cmd, "--help", cwd=tmp_path, module=(cmd == "plan"))
@@ -129,6 +134,7 @@ def test_multirun_plan(tmp_path):
     assert totals[0] < totals[1]
 
 
+@pytest.mark.slow
 def test_validate_and_merge_commands(default_run, tmp_path):
     out, _ = default_run
     v = tmp_path / "val"
@@ -190,6 +196,7 @@ def _bad_inputs(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path):
     cases = _bad_inputs(tmp_path)
     work = tmp_path / "work"

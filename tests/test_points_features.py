@@ -156,6 +156,7 @@ def test_anchor_chamfer_on_real_shapes(cgal):
 
 
 @needs_cgal
+@pytest.mark.slow
 def test_copies_of_real_clouds_fail_on_duplicates(cgal, tmp_path):
     """The memorisation half of the done-when: copies of real shapes fail, named by `duplicates`."""
     import json

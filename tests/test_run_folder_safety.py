@@ -50,6 +50,7 @@ def test_ids_differ_by_seed_and_by_labels_that_sanitise_alike(tmp_path):
     assert len(syn) == 24 and {r["label"] for r in syn} == set(labels)
 
 
+@pytest.mark.slow
 def test_seed_0_and_seed_1_runs_merge_into_one_training_set(tmp_path):
     into = tmp_path / "train"
     added = []
@@ -102,6 +103,7 @@ def test_error_cleanup_keeps_what_was_there(tmp_path):
     assert sorted(x.name for x in d.iterdir()) == [".hydra", "notes.log"]
 
 
+@pytest.mark.slow
 def test_run_meeting_a_held_merge_lock_keeps_its_run_folder(tmp_path):
     import fcntl
 
