@@ -64,3 +64,21 @@ def test_combined_folds_report_agreement_with_the_verdict():
     assert out.status == PASS and out.details["pass_share"] == 0.75 and out.details["stability"] == 0.75
     out = combine_folds([res(FAIL, 0.2), res(FAIL, 0.3), res(PASS, 0.6), res(FAIL, 0.1)], ["c"]).per_class["c"]
     assert out.status == FAIL and out.details["pass_share"] == 0.25 and out.details["stability"] == 0.75
+
+
+def test_cross_fitted_label_agreement_reports_its_stability():
+    from synthgen.validators.crossfit import CrossFitLabelValidator, Fold, make_folds
+
+    rng = np.random.default_rng(0)
+    real = {"a": rng.normal(0, 1, (30, 4)), "b": rng.normal(0, 1, (30, 4)) + 2.5}
+    good, bad = [], []
+    for r, f, tr, te in make_folds(real, 3, 2, seed=0):
+        g = np.random.default_rng([r, f])
+        good.append(Fold.from_indices(real, r, f, tr, te, {"a": g.normal(0, 1, (20, 4))}))
+        bad.append(Fold.from_indices(real, r, f, tr, te, {"a": g.normal(0, 1, (20, 4)) + 2.5}))  # b's, labeled a
+    ok = CrossFitLabelValidator(n_bootstrap=300).validate_folds(good, seed=0).per_class["a"]
+    no = CrossFitLabelValidator(n_bootstrap=300).validate_folds(bad, seed=0).per_class["a"]
+    assert ok.status == PASS and 0.5 <= ok.details["stability"] <= 1.0
+    assert no.status == FAIL and no.details["stability"] == 1.0
+    lo, hi = ok.details["statistic_interval"]
+    assert lo <= ok.statistic <= hi

@@ -608,6 +608,9 @@ class CrossFitLabelValidator:
                 n_real=n_real[c], n_synthetic=n_syn_total,
                 baseline={**cal["baseline"], "real_accuracy": real_acc, "real_judged": int(len(yr))},
                 details={"agreement": rate, "agreement_ci": [float(np.quantile(boot_s, a / 2)), float(np.quantile(boot_s, 1 - a / 2))],
+                         # the bootstrap resamples of the judged samples whose agreement gets the same verdict
+                         "stability": round(float(np.mean((boot_s >= cal["threshold"]) == cal["passed"])), 6),
+                         "statistic_interval": [float(np.quantile(boot_s, a / 2)), float(np.quantile(boot_s, 1 - a / 2))],
                          "real_accuracy": real_acc, "predicted_as": dict(sorted(pred_as[c].items())),
                          "synthetic_judged": int(len(ys)), "real_judged": int(len(yr)), "folds_used": used[c],
                          "repeats": len({f.repeat for f in folds}), "classifier": self._describe(),
