@@ -344,7 +344,7 @@ def test_fitted_geometry_takes_each_samples_proportions_from_a_real_parent():
     real = _boxes([(0.9, 0.3), (0.5, 0.45), (0.95, 0.9)])
     by_id = {s.id: s for s in real.samples}
     g = MeshGenerator({"box": {"primitive": "box", "width": [0.6, 1.4], "height": [0.6, 1.4], "depth": [0.6, 1.4]}},
-                      n_points=2048, rotation="so3", geometry_jitter=0.0).fit(real)  # geometry: auto
+                      n_points=2048, rotation="so3", geometry="auto", geometry_jitter=0.0).fit(real)
     made = list(g.generate("box", 12, 0))
     errs = []
     for s in made:
@@ -354,7 +354,7 @@ def test_fitted_geometry_takes_each_samples_proportions_from_a_real_parent():
         errs.append(np.abs(sp_s / sp_s[0] - sp_p / sp_p[0]))
         assert s.provenance.params["geometry"]["parent_ratios"] == pytest.approx((sp_p / sp_p[0]).tolist(), abs=1e-4)
     assert np.mean(errs) < 0.02 and np.max(errs) < 0.06  # sampling noise of two 2,048-point clouds
-    again = list(MeshGenerator(g.shapes, n_points=2048, rotation="so3", geometry_jitter=0.0).fit(real).generate("box", 12, 0))
+    again = list(MeshGenerator(g.shapes, n_points=2048, rotation="so3", geometry="auto", geometry_jitter=0.0).fit(real).generate("box", 12, 0))
     assert all(np.array_equal(a.data, b.data) and a.provenance.parents == b.provenance.parents for a, b in zip(made, again))
     ranges = list(MeshGenerator(g.shapes, n_points=2048, rotation="so3", geometry="ranges").fit(real).generate("box", 3, 0))
     assert all(s.provenance.parents == () and "geometry" not in s.provenance.params for s in ranges)
@@ -362,7 +362,7 @@ def test_fitted_geometry_takes_each_samples_proportions_from_a_real_parent():
 
 def test_fitted_geometry_without_usable_real_clouds():
     placeholders = _points_dataset(["torus"])  # one cloud of 4 identical points: no shape to fit
-    auto = list(MeshGenerator(SHAPES, n_points=64).fit(placeholders).generate("torus", 2, 0))
+    auto = list(MeshGenerator(SHAPES, n_points=64, geometry="auto").fit(placeholders).generate("torus", 2, 0))
     assert all(s.provenance.parents == () for s in auto)  # auto falls back to the ranges
     with pytest.raises(InsufficientDataError, match="class 'torus': geometry: fitted needs real clouds"):
         list(MeshGenerator(SHAPES, n_points=64, geometry="fitted").fit(placeholders).generate("torus", 1, 0))
