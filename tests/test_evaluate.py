@@ -73,6 +73,7 @@ def test_stress_is_deterministic(suite, tmp_path):
     assert [f.read_bytes() for f in first] == [(tmp_path / "suite" / f.relative_to(suite / "suite")).read_bytes() for f in first]
 
 
+@pytest.mark.slow  # end-to-end run of `synthgen evaluate`
 def test_evaluate_reports_and_gates(suite, model_path, tmp_path):
     common = [f"suite.path={suite / 'suite'}", "model=sklearn", f"model.path={model_path}", "training.augmentations=[GaussNoise,HorizontalFlip]"]
     ok = _cli("evaluate", *common, "limits.max_mce=200", "hydra.run.dir=ok", cwd=tmp_path)
@@ -95,6 +96,7 @@ def test_evaluate_reports_and_gates(suite, model_path, tmp_path):
     assert json.loads((tmp_path / "self/report.json").read_text())["summary"]["mce"] == pytest.approx(100.0)
 
 
+@pytest.mark.slow  # end-to-end run of `synthgen evaluate`
 def test_evaluate_exits_3_and_names_every_crossed_limit(suite, model_path, tmp_path):
     common = [f"suite.path={suite / 'suite'}", "model=sklearn", f"model.path={model_path}", "training.augmentations=[GaussNoise]"]
     r = _cli("evaluate", *common, "limits.max_mce=1", "+limits.max_error_at_severity={5: 0.01}", "limits.fail_on_leak=true",

@@ -109,6 +109,7 @@ def _chromium(url: str, tmp: Path, shot: Path) -> tuple[str, str]:
     return dom_p.stdout, "\n".join(console)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium is not installed")
 def test_report_renders_in_chromium(validated, tmp_path):
     from PIL import Image

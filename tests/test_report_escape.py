@@ -113,6 +113,7 @@ def test_evaluation_report_escapes_corruption_names(tmp_path):
     assert "<img src=x" not in page and not injected(page) and ESCAPED in page
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian package chromium is not installed")
 def test_hostile_markup_stays_text_in_chromium(report, tmp_path):
     control = tmp_path / "control.html"  # the check must see injected markup when there is some

@@ -47,11 +47,13 @@ def verdict(data, name, tmp_path):
     return c["verdict"], {k for k, v in c["validators"].items() if v.get("status") == "fail"}
 
 
+@pytest.mark.slow
 def test_held_apart_half_passes(data, tmp_path):
     v, failed = verdict(data, "half", tmp_path)
     assert v == "pass", failed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,expected", [("noise", {"ks", "mmd"}), ("wrong", {"mmd"}), ("copies", {"duplicates"})])
 def test_corruptions_fail_with_the_right_validator(data, tmp_path, name, expected):
     v, failed = verdict(data, name, tmp_path)
