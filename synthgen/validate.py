@@ -149,8 +149,8 @@ def decoded_once(samples: list[Sample], budget: int = IN_MEMORY_BYTES) -> list[S
     def once(s: Sample) -> Sample:
         if not isinstance(getattr(type(s), "data", None), property):
             return s
-        return Sample(id=s.id, data=s.data, label=s.label, annotations=s.annotations, provenance=s.provenance,
-                      modality=s.modality, meta=dict(s.meta))
+        return Sample(id=s.id, data=first if s is lazy[0] else s.data, label=s.label, annotations=s.annotations,
+                      provenance=s.provenance, modality=s.modality, meta=dict(s.meta))
 
     return [once(s) for s in samples]
 

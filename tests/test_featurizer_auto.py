@@ -27,26 +27,23 @@ def _crops(img, n, size, seed):
     return out
 
 
+def _crop_set(names, n, size, seed):
+    """``n`` crops of ``size`` px from each named scikit-image sample photo, labeled by its name."""
+    import skimage.data as skd
+
+    return [Sample(f"{name}-{i}", c, name) for name in names for i, c in enumerate(_crops(getattr(skd, name)(), n, size, seed))]
+
+
 @pytest.fixture(scope="module")
 def photos():
     """64 px colour crops of two photos (a cat, a cup of coffee): 12 each."""
-    import skimage.data as skd
-
-    out = []
-    for name in ("chelsea", "coffee"):
-        out += [Sample(f"{name}-{i}", c, name) for i, c in enumerate(_crops(getattr(skd, name)(), 12, 64, 0))]
-    return out
+    return _crop_set(("chelsea", "coffee"), 12, 64, 0)
 
 
 @pytest.fixture(scope="module")
 def textures():
     """64 px grey crops of two textures (brick, grass): 16 each, visibly different classes."""
-    import skimage.data as skd
-
-    out = []
-    for name in ("brick", "grass"):
-        out += [Sample(f"{name}-{i}", c, name) for i, c in enumerate(_crops(getattr(skd, name)(), 16, 64, 1))]
-    return out
+    return _crop_set(("brick", "grass"), 16, 64, 1)
 
 
 @pytest.fixture
