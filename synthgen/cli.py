@@ -241,10 +241,12 @@ def _make_app(command: str):
         try:
             check_options(command, cfg)
             res = get_job(command)(cfg, out_dir)
-            from .gate import ci_exit_code
+            from .report import returned_exit_code
 
-            code = ci_exit_code(cfg, res) if HydraConfig.get().mode.name != "MULTIRUN" else 0
-            if code:  # gate.ci=true: the report stays on disk, the exit code tells CI the verdict
+            # decided once, when the report was made (gate.ci / evaluate limits); sweeps never exit early
+            report = res.get("report", res if "limits" in res else None) if isinstance(res, dict) else None
+            code = returned_exit_code(report) if HydraConfig.get().mode.name != "MULTIRUN" else 0
+            if code:  # the report stays on disk, the exit code tells CI the verdict
                 sys.exit(code)
             if command == "run" and isinstance(res, dict) and res.get("report") is not None:
                 from .sweep import objective

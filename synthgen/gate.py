@@ -225,21 +225,6 @@ def exit_code(verdicts: dict[str, dict[str, Any]] | dict[str, Any], policy: Gate
     return 0
 
 
-def ci_exit_code(cfg: Any, job_result: Any) -> int:
-    """The exit code the CLI should end with after a job: 0 unless ``gate.ci`` is true and the job's
-    report did not pass.  Multirun sweeps never exit early."""
-    try:
-        gate_cfg = cfg.get("gate") if cfg is not None else None
-    except Exception:  # pragma: no cover
-        return 0
-    if not gate_cfg or not isinstance(job_result, dict) or not job_result.get("report"):
-        return 0
-    policy = GatePolicy(gate_cfg)
-    if not policy.ci:
-        return 0
-    return exit_code(job_result["report"], policy)
-
-
 # --- sample-level filter -----------------------------------------------------------------------
 
 def filter_samples(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray], samples: dict[str, list],

@@ -227,8 +227,14 @@ def _svg_scatter(real: np.ndarray, syn: np.ndarray, title: str, size: int = 260)
     return "".join(parts)
 
 
-def returned_exit_code(report: dict[str, Any]) -> int:
-    """The exit code the command returns for this report: the gate's code only with ``gate.ci=true``."""
+def returned_exit_code(report: dict[str, Any] | None) -> int:
+    """The exit code a command returns for its report, decided once when the report was made: a
+    validation report's gate code (``exit_code``) only with ``gate.ci=true``; an evaluate report's
+    ``limits.exit_code`` (3 when a robustness limit is crossed)."""
+    if not isinstance(report, dict):
+        return 0
+    if isinstance(report.get("limits"), dict):
+        return int(report["limits"].get("exit_code", 0) or 0)
     return int(report.get("exit_code", 0) or 0) if (report.get("gate") or {}).get("ci") else 0
 
 
