@@ -55,12 +55,12 @@ def _log(msg: str) -> None:
 
 def _judge(cfg, mod: EC.Modality, sp: EC.Split, gen, n: int, seed: int, opts, mode: str) -> tuple[dict, list]:
     """Generate the merge set and the cross-fitted batches as ``synthgen run`` does, validate, gate."""
-    from synthgen.crossfit import make_batches
+    from synthgen.crossfit import evidence_batches
     from synthgen.validate import run_validation
 
     gen.fit(sp.train)
     synthetic = list(gen.generate(mod.rare, n, seed))
-    batches, _, _ = make_batches(gen, sp.train, {mod.rare: n}, seed, opts, progress=False)
+    batches, _, _ = evidence_batches(gen, sp.train, synthetic, {mod.rare: n}, seed, opts, progress=False)
     v = run_validation(cfg.validation, sp.train, synthetic, seed, [mod.rare], gate=cfg.gate, train=sp.train,
                        batches=batches, mode=mode)
     verdict = v.verdicts[mod.rare]

@@ -161,12 +161,12 @@ def _generate(gen, counts: dict[str, int], seed: int) -> list:
 
 
 def _gate(cfg, train, gen, syn: list, counts: dict[str, int], seed: int) -> dict[str, Any]:
-    from synthgen.crossfit import EvidenceOptions, make_batches
+    from synthgen.crossfit import EvidenceOptions, evidence_batches
     from synthgen.validate import run_validation
 
     labels = [c for c, n in counts.items() if n > 0]
     opts = EvidenceOptions.parse(cfg.evidence)
-    batches, _, _ = make_batches(gen, train, {c: counts[c] for c in labels}, seed, opts, progress=False)
+    batches, _, _ = evidence_batches(gen, train, syn, {c: counts[c] for c in labels}, seed, opts, progress=False)
     v = run_validation(cfg.validation, train, syn, seed, labels, gate=cfg.gate, train=train, batches=batches, mode="crossfit")
     return {c: {"admitted": bool(v.verdicts[c]["admitted"]), "verdict": v.verdicts[c]["verdict"],
                 "failed_by": list(v.verdicts[c]["failed_by"])} for c in labels}

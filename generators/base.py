@@ -23,6 +23,12 @@ class BaseGenerator:
     version: str = "1"
     short_name: str = "gen"
     crossfit_repeats: int | None = None  # cap on evidence.repeats when each fold's fit is costly (a trained model)
+    # How a sample depends on the real data, for cross-fitted evidence (synthgen.crossfit.evidence_batches):
+    # "fitted" (the safe default): through what fit() learned, so each fold refits without its held-out
+    # samples and generates its own batch; "per_parent": only through the parents named in its provenance
+    # (and its seed), so a fold's batch is drawn from the generated set itself, among the samples none of
+    # whose parents lies in the fold: the same distribution, nothing generated twice.
+    evidence_kind: str = "fitted"
     libraries: tuple[str, ...] = ("numpy",)
 
     # -- parameters ---------------------------------------------------------------------------

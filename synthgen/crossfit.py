@@ -177,6 +177,47 @@ def make_batches(generator, train: Dataset, counts: dict[str, int], seed: int, o
     return batches, k, repeats
 
 
+def evidence_batches(generator, train: Dataset, synthetic: list[Sample], counts: dict[str, int], seed: int,
+                     opts: EvidenceOptions, progress: bool = True) -> tuple[list[FoldBatch], int, int]:
+    """The cross-fitted validation batches of ``synthgen run`` (and ``collect``): one per (repeat, fold)
+    holding, per filled class, ``min(max_batch, ceil(count / K))`` samples none of whose parents lies
+    in the fold.  A generator whose samples depend on the real data only through their parents
+    (``evidence_kind = "per_parent"``) has its batches drawn (seeded) from ``synthetic``, the set it
+    generated for the merge (when held in memory): drawing among the samples whose parents are outside fold k is drawing
+    from the generator applied to the real data outside fold k, so nothing is generated or featurized
+    twice.  Any other generator is refitted without each fold and generates its batch
+    (:func:`make_batches`).  Returns the batches, K and the repeats used."""
+    lazy = any(isinstance(getattr(type(s), "data", None), property) for s in synthetic)  # too large to hold decoded
+    if getattr(generator, "evidence_kind", "fitted") != "per_parent" or lazy:
+        return make_batches(generator, train, counts, seed, opts, progress=progress)
+    import numpy as np
+
+    from synthgen.validators.crossfit import make_folds
+
+    by_class = _fold_members(train, opts, seed)
+    splits = make_folds(by_class, opts.folds, opts.repeats, seed if opts.seed is None else opts.seed, groups=_groups(by_class))
+    k = 1 + max(f for _, f, _, _ in splits)
+    syn = {c: [s for s in synthetic if s.label == c] for c, n in counts.items() if n > 0}
+    batches = []
+    for r, f, train_idx, test_idx in splits:
+        train_ids = {c: [by_class[c][i].id for i in idx] for c, idx in train_idx.items()}
+        test_ids = {c: [by_class[c][i].id for i in idx] for c, idx in test_idx.items()}
+        held = {i for ids in test_ids.values() for i in ids}  # no parent from the fold, of any class
+        samples = []
+        for label, pool in syn.items():
+            if not train_ids.get(label):
+                continue  # every real sample of the class is in this fold: nothing to derive from
+            ok = [s for s in pool if s.provenance is not None and held.isdisjoint(s.provenance.parents)]
+            n = min(opts.max_batch, max(1, math.ceil(counts[label] / k)), len(ok))
+            rng = np.random.default_rng(derived_seed(seed, "crossfit-draw", r, f, label))
+            for i in np.sort(rng.permutation(len(ok))[:n]):
+                s = ok[int(i)]
+                params = {**s.provenance.params, "crossfit": {"repeat": r, "fold": f, "k": k, "drawn_from": "merge set"}}
+                samples.append(dataclasses.replace(s, provenance=dataclasses.replace(s.provenance, params=params)))
+        batches.append(FoldBatch(r, f, train_ids, test_ids, samples))
+    return batches, k, opts.repeats
+
+
 def exclude_parents(reference: Dataset, synthetic: list[Sample]) -> tuple[Dataset, int]:
     """The reference without any real sample named as a parent of a synthetic sample (for
     ``synthgen validate``, where the generator is not at hand).  Returns it and how many were removed."""

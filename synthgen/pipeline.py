@@ -340,24 +340,27 @@ def run_planned(cfg, out_dir: Path, train: Dataset, reference: Dataset | None, p
 
 
 def _validate_and_merge(cfg, out_dir, train, reference, synthetic, run_info, plan, summary, generator=None):
-    from .crossfit import EvidenceOptions, Reference, make_batches, resolve_mode
+    from .crossfit import EvidenceOptions, Reference, evidence_batches, resolve_mode
 
     opts = EvidenceOptions.parse(cfg.get("evidence"))
     mode = resolve_mode(opts, reference is not None, generator is not None)
     ref = reference if mode == "holdout" else train
     counts = {r.label: r.synthetic for r in plan.rows if r.synthetic > 0} if plan else {}
     batches, k, repeats = None, 0, 0
+    from .validate import decoded_once
+
+    checked = decoded_once(list(synthetic))  # decoded once for the batches and every validator; merge reads the files
     if generator is not None and mode != "parents" and counts:
         # cross-fitted batches feed the fold validators (utility, label agreement) in every mode, and
         # every check in crossfit mode
-        batches, k, repeats = make_batches(generator, train, counts, int(cfg.seed), opts)
+        batches, k, repeats = evidence_batches(generator, train, checked, counts, int(cfg.seed), opts)
     n_ref = ref.counts()
     ref_info = Reference(mode, {c: n_ref.get(c, 0) for c in counts or ref.classes}, k, repeats)
     run_info["reference"] = ref_info.to_dict()
     if mode == "parents":
         print("synthgen: warning: evidence.reference=parents: synthetic samples are judged against their own "
               "parents; the evidence is circular", file=sys.stderr, flush=True)
-    report = validate_and_report(cfg, out_dir, ref, synthetic, run_info, plan, train=train, batches=batches,
+    report = validate_and_report(cfg, out_dir, ref, checked, run_info, plan, train=train, batches=batches,
                                  ref_info=ref_info)
     summary["report"] = report
     _echo(f"report: {shown(out_dir / 'report.html')}")

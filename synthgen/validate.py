@@ -112,6 +112,32 @@ def _validators(cfg_validation: Any, views: list[str]) -> tuple[dict[str, Any], 
     return validators, which
 
 
+def _batch_features(cache: Any, f: Any, name: str, batch: list[Sample], syn_order: list[Sample], S: np.ndarray,
+                    width: int) -> np.ndarray:
+    """Features of the cross-fitted batch samples: the rows already computed for the generated set
+    where a batch sample was drawn from it (same id, same data object: ``evidence_kind = "per_parent"``
+    generators), the featurizer for the rest."""
+    if not batch:
+        return np.zeros((0, width))
+    row = {(s.id, id(s.data)): i for i, s in enumerate(syn_order)}
+    at = [row.get((s.id, id(s.data))) for s in batch]
+    todo = [s for s, i in zip(batch, at) if i is None]
+    if not todo:
+        return S[np.asarray(at, dtype=np.intp)]
+    if len(todo) == len(batch):
+        return cache.transform(f, batch, f"{name}/crossfit")
+    out = np.zeros((len(batch), width))
+    F = cache.transform(f, todo, f"{name}/crossfit")
+    j = 0
+    for k, i in enumerate(at):
+        if i is None:
+            out[k] = F[j]
+            j += 1
+        else:
+            out[k] = S[i]
+    return out
+
+
 def _fold_views(batches: list[Any], train_order: list[Sample], T: np.ndarray, B: np.ndarray, width: int) -> list[Any]:
     """Per (repeat, fold): real rows outside / inside the fold and the rows of its validation batch."""
     from synthgen.validators.crossfit import Fold
@@ -211,7 +237,7 @@ def run_validation(cfg_validation: Any, reference: Dataset, synthetic: list[Samp
             i += n
         if batches:
             T = R if train is reference else cache.transform(f, train_order, f"{name}/train")
-            B = cache.transform(f, batch_order, f"{name}/crossfit") if batch_order else np.zeros((0, len(names)))
+            B = _batch_features(cache, f, name, batch_order, syn_order, S, len(names))
             v.folds = _fold_views(batches, train_order, T, B, len(names))
         views[name] = v
     dropped: list[dict[str, Any]] = []

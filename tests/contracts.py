@@ -473,8 +473,31 @@ def check_generator_errors(case: GeneratorCase) -> None:
             assert all(isinstance(s, Sample) for s in out)
 
 
+def check_evidence_kind(case: GeneratorCase) -> None:
+    """``evidence_kind`` is "fitted" or "per_parent".  A per_parent generator (its cross-fitted batches
+    are drawn from what it generated: :func:`synthgen.crossfit.evidence_batches`) names, for every
+    sample, parents among the real samples it was fitted on, and fitted without one of them never
+    names it again."""
+    g = case.fitted()
+    kind = getattr(g, "evidence_kind", "fitted")
+    assert kind in ("fitted", "per_parent"), f"evidence_kind must be 'fitted' or 'per_parent', got {kind!r}"
+    if kind != "per_parent":
+        return
+    real_ids = {s.id for s in case.real.samples}
+    for label in case.labels:
+        first = case.first(label)
+        for s in first:
+            assert s.provenance.parents and set(s.provenance.parents) <= real_ids, \
+                f"{label!r}: sample {s.id} of a per_parent generator must name its real parents, got {s.provenance.parents}"
+        drop = first[0].provenance.parents[0]
+        rest = case.real.subset([r for r in case.real.samples if r.id != drop])
+        again = list(case.make().fit(rest).generate(label, case.n, case.seed))
+        assert again and all(drop not in s.provenance.parents for s in again), \
+            f"{label!r}: fitted without {drop}, a per_parent generator still names it as a parent"
+
+
 GENERATOR_CHECKS = (check_generator_modality, check_params_only, check_provenance, check_ids, check_determinism,
-                    check_shard_independence, check_generator_errors)
+                    check_shard_independence, check_generator_errors, check_evidence_kind)
 
 
 def check_generator(make: Callable[[], object], real, labels: Sequence[str], n: int = 6, seed: int = 7,

@@ -4,7 +4,8 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from synthgen.config import build
-from synthgen.crossfit import EvidenceOptions, Reference, batches_from_parents, exclude_parents, make_batches, resolve_mode
+from synthgen.crossfit import (EvidenceOptions, Reference, batches_from_parents, evidence_batches, exclude_parents, make_batches,
+                              resolve_mode)
 from synthgen.errors import ConfigError, DatasetError
 from synthgen.pipeline import load_dataset, plan_for
 from synthgen.sample import Provenance, Sample
@@ -59,6 +60,93 @@ def test_a_generator_that_leaks_its_fold_is_an_error(digits):
     g = Leaky().fit(train)
     with pytest.raises(DatasetError, match="from inside its own fold"):
         make_batches(g, train, {"8": 30}, 0, EvidenceOptions(folds=3, repeats=1), progress=False)
+
+
+def test_per_parent_batches_are_drawn_from_the_generated_set(digits):
+    """image_augment's samples depend on the real data only through their parent: each fold's batch is a
+    seeded draw, at make_batches' size, among the generated samples none of whose parents is in the fold."""
+    import math
+
+    cfg, train, plan = digits
+    g = build(cfg.generator, "generator").fit(train)
+    assert g.evidence_kind == "per_parent"
+    counts = {r.label: r.synthetic for r in plan.rows if r.synthetic > 0}
+    syn = [s for c, n in counts.items() for s in g.generate(c, n, 0)]
+    before = {s.id: dict(s.provenance.params) for s in syn}
+    opts = EvidenceOptions(folds=3, repeats=2, max_batch=60)
+    batches, k, repeats = evidence_batches(g, train, syn, counts, 0, opts, progress=False)
+    fresh, k2, r2 = make_batches(g, train, counts, 0, opts, progress=False)
+    assert (k, repeats, len(batches)) == (k2, r2, len(fresh)) == (3, 2, 6)
+    by_id = {s.id: s for s in syn}
+    for b, f in zip(batches, fresh):
+        assert (b.repeat, b.fold, b.train_ids, b.test_ids) == (f.repeat, f.fold, f.train_ids, f.test_ids)
+        held = {i for ids in b.test_ids.values() for i in ids}
+        for c, n in counts.items():
+            mine = [s for s in b.samples if s.label == c]
+            eligible = [s for s in syn if s.label == c and not held & set(s.provenance.parents)]
+            assert len(mine) == min(60, math.ceil(n / 3), len(eligible)) == len([s for s in f.samples if s.label == c])
+            assert len({s.id for s in mine}) == len(mine)
+        for s in b.samples:
+            assert s.id in by_id and s.data is by_id[s.id].data  # the generated sample itself, not a new one
+            assert not held & set(s.provenance.parents), s.id
+            assert s.provenance.params["crossfit"] == {"repeat": b.repeat, "fold": b.fold, "k": 3, "drawn_from": "merge set"}
+    assert {s.id: dict(s.provenance.params) for s in syn} == before  # the merge set's provenance is untouched
+    again, _, _ = evidence_batches(g, train, syn, counts, 0, opts, progress=False)
+    assert [[s.id for s in b.samples] for b in again] == [[s.id for s in b.samples] for b in batches]
+    other, _, _ = evidence_batches(g, train, syn, counts, 1, opts, progress=False)
+    assert [[s.id for s in b.samples] for b in other] != [[s.id for s in b.samples] for b in batches]
+
+
+def test_fitted_generators_generate_their_batches(digits):
+    """The default kind is "fitted": a fold's batch comes from a copy refitted without the fold."""
+    cfg, train, plan = digits
+    from synthgen.generators.base import BaseGenerator
+
+    class Fitted(BaseGenerator):
+        short_name = "fitted"
+
+        def _make(self, label, index, rng, seed):
+            pool = self.candidates(label)
+            parent = pool[int(rng.integers(len(pool)))]
+            return parent.data.copy(), {}, (parent.id,), {}
+
+    g = Fitted().fit(train)
+    assert g.evidence_kind == "fitted"
+    syn = list(g.generate("8", 30, 0))
+    batches, k, _ = evidence_batches(g, train, syn, {"8": 30}, 0, EvidenceOptions(folds=3, repeats=1), progress=False)
+    assert k == 3 and all(len(b.samples) == 10 for b in batches)
+    assert not {s.id for b in batches for s in b.samples} & {s.id for s in syn}
+
+
+def test_batch_features_reuse_the_generated_sets_rows(digits):
+    """Batch samples drawn from the generated set are not featurized again; the rows are the same."""
+    import numpy as np
+
+    from synthgen.validate import _batch_features
+    from synthgen.validators.cache import FeatureCache
+
+    cfg, train, plan = digits
+    g = build(cfg.generator, "generator").fit(train)
+    syn = list(g.generate("8", 30, 0))
+    extra = list(g.generate("8", 5, 7))  # not in the generated set: featurized
+    batches, _, _ = evidence_batches(g, train, syn, {"8": 30}, 0, EvidenceOptions(folds=3, repeats=1), progress=False)
+    order = [s for b in batches for s in b.samples] + extra
+    f = build(cfg.validation.featurizers.stats, "validation.featurizers.stats")
+    f.transform([s for s in train.samples][:20])
+    S = f.transform(syn)
+    seen = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(f, name)
+
+        def transform(self, samples):
+            seen.append(len(samples))
+            return f.transform(samples)
+
+    got = _batch_features(FeatureCache(None), Counting(), "stats", order, syn, S, S.shape[1])
+    assert seen == [5]
+    assert np.array_equal(got, f.transform(order))
 
 
 def test_validate_builds_folds_from_parents_and_excludes_parents(digits):

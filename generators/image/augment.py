@@ -81,6 +81,7 @@ class ImageAugment(BaseGenerator):
     version = "1"
     short_name = "augment"
     libraries = ("albumentations", "albucore", "opencv-python-headless", "numpy")
+    evidence_kind = "per_parent"  # a sample is its one parent, augmented with its own seed
 
     def __init__(self, transforms: list[dict[str, Any]], min_visibility: float = 0.3, min_area: float = 4.0):
         self.transforms = plain(transforms)
