@@ -15,6 +15,7 @@ becomes one line naming it (exit 2) instead of Hydra's multi-line message; durin
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -116,45 +117,77 @@ def _first_values(overrides: list[str]) -> list[str]:
 
 
 def precheck(command: str, overrides: list[str], multirun: bool) -> None:
-    """Compose the config once; turn Hydra's composition errors into one line naming the key."""
-    cfg = compose_checked(command, overrides, multirun, hydra_config=not multirun)
-    if not multirun:
-        _remember_run_dir(cfg)
-        _reuse_mode(command, overrides, cfg.hydra.get("mode"))
+    """Make Hydra's composition errors one line naming the key (exit 2), composing the config once.
+
+    A plain run is composed only by Hydra, for the job: its composition is wrapped (one-line errors,
+    the run folder's prior entries remembered for cleanup), and the extra composition Hydra makes
+    only to read ``hydra.mode`` is answered without composing (no synthgen config sets it; an
+    override of it is left to Hydra).  A sweep is composed here once with each sweep's first value,
+    so a bad override fails before any job starts."""
+    if multirun:
+        compose_checked(command, overrides, multirun, hydra_config=False)
+        return
+    _compose_once(command, overrides)
 
 
-def _reuse_mode(command: str, overrides: list[str], mode) -> None:
-    """Hydra composes the whole config once more (in ``Hydra.get_mode``) only to read ``hydra.mode``
-    before it composes the job's config; the precheck has just composed the same config, so answer
-    from it (for exactly these overrides; anything else asks Hydra as before)."""
+def _compose_once(command: str, overrides: list[str]) -> None:
     from hydra._internal.hydra import Hydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+    from hydra.types import RunMode
 
-    original = getattr(Hydra.get_mode, "__wrapped__", Hydra.get_mode)
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as e:
+        _fail(f"cannot parse overrides: {str(e).splitlines()[0]}")
+    sets_mode = any(o.get_key_element().lstrip("+~").startswith(("hydra.mode", "hydra/")) for o in parsed)
     key = (command, list(overrides))
+    get_mode = getattr(Hydra.get_mode, "__wrapped__", Hydra.get_mode)
+    compose_config = getattr(Hydra.compose_config, "__wrapped__", Hydra.compose_config)
 
-    def get_mode(self, config_name, overrides):
-        if (config_name, list(overrides)) == key:
-            return mode
-        return original(self, config_name=config_name, overrides=overrides)
+    def mode(self, config_name, overrides):
+        if (config_name, list(overrides)) == key and not sets_mode:
+            return None  # what composing would give: hydra.mode unset, so Hydra runs a single job
+        return get_mode(self, config_name=config_name, overrides=overrides)
 
-    get_mode.__wrapped__ = original  # type: ignore[attr-defined]
-    Hydra.get_mode = get_mode  # type: ignore[method-assign]
+    def compose(self, config_name, overrides, run_mode, *a, **k):
+        # with hydra.mode unset Hydra adds hydra.mode=RUN to the job's overrides
+        ov = list(overrides)[:-1] if list(overrides)[-1:] == ["hydra.mode=RUN"] else list(overrides)
+        if (config_name, ov) != key or run_mode != RunMode.RUN:
+            return compose_config(self, config_name, overrides, run_mode, *a, **k)
+        with composition_errors():
+            cfg = compose_config(self, config_name, overrides, run_mode, *a, **k)
+        _remember_run_dir(cfg)
+        return cfg
+
+    mode.__wrapped__ = get_mode  # type: ignore[attr-defined]
+    compose.__wrapped__ = compose_config  # type: ignore[attr-defined]
+    Hydra.get_mode = mode  # type: ignore[method-assign]
+    Hydra.compose_config = compose  # type: ignore[method-assign]
 
 
 def compose_checked(command: str, overrides: list[str], multirun: bool, hydra_config: bool):
     """The composed config of ``command`` (a sweep composed with its first values); a composition
     error exits with one line naming the key."""
     from hydra import compose, initialize_config_module
-    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-    from omegaconf.errors import OmegaConfBaseException
+    from hydra.errors import OverrideParseException
 
     try:
         ov = _first_values(overrides) if multirun else overrides
     except OverrideParseException as e:
         _fail(f"cannot parse overrides: {str(e).splitlines()[0]}")
+    with composition_errors(), initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return compose(config_name=command, overrides=ov, return_hydra_config=hydra_config)
+
+
+@contextlib.contextmanager
+def composition_errors():
+    """Hydra's composition errors as one line naming the key or the config, exit 2."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            return compose(config_name=command, overrides=ov, return_hydra_config=hydra_config)
+        yield
     except MissingConfigException as e:
         missing = getattr(e, "missing_cfg_file", None) or ""
         opts = getattr(e, "options", None)

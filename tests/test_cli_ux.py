@@ -118,9 +118,9 @@ def test_completion_in_bash():
     assert replies == ["REPLY: plan", "REPLY: dataset=coco dataset=coins"], (p.stdout, p.stderr)
 
 
-def test_plan_composes_the_config_twice_not_three_times(capsys, monkeypatch, tmp_path):
-    """Precheck and the job each compose once; Hydra's extra compose just to read hydra.mode is
-    answered from the precheck."""
+def test_plan_composes_the_config_once(capsys, monkeypatch, tmp_path):
+    """Only the job composes: Hydra's composition is wrapped for one-line errors, and its extra
+    composition just to read hydra.mode is answered without composing."""
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
     calls = []
@@ -133,7 +133,7 @@ def test_plan_composes_the_config_twice_not_three_times(capsys, monkeypatch, tmp
     monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counting)
     out = _main(["plan", f"hydra.run.dir={tmp_path / 'p'}"], capsys, monkeypatch).out
     assert "total" in out
-    assert calls == ["plan", "plan"]
+    assert calls == ["plan"]
 
 
 def test_run_log_holds_what_the_terminal_showed(tmp_path):
