@@ -183,12 +183,13 @@ def evidence_batches(generator, train: Dataset, synthetic: list[Sample], counts:
     holding, per filled class, ``min(max_batch, ceil(count / K))`` samples none of whose parents lies
     in the fold.  A generator whose samples depend on the real data only through their parents
     (``evidence_kind = "per_parent"``) has its batches drawn (seeded) from ``synthetic``, the set it
-    generated for the merge (when held in memory): drawing among the samples whose parents are outside fold k is drawing
-    from the generator applied to the real data outside fold k, so nothing is generated or featurized
-    twice.  Any other generator is refitted without each fold and generates its batch
+    generated for the merge, when that is held in memory: drawing among the samples whose parents are
+    outside fold k is drawing from the generator applied to the real data outside fold k, so nothing
+    is generated or featurized twice.  Any other generator is refitted without each fold and generates its batch
     (:func:`make_batches`).  Returns the batches, K and the repeats used."""
-    lazy = any(isinstance(getattr(type(s), "data", None), property) for s in synthetic)  # too large to hold decoded
-    if getattr(generator, "evidence_kind", "fitted") != "per_parent" or lazy:
+    from .validate import _lazy
+
+    if getattr(generator, "evidence_kind", "fitted") != "per_parent" or any(_lazy(s) for s in synthetic):
         return make_batches(generator, train, counts, seed, opts, progress=progress)
     import numpy as np
 

@@ -119,8 +119,8 @@ def _batch_features(cache: Any, f: Any, name: str, batch: list[Sample], syn_orde
     generators), the featurizer for the rest."""
     if not batch:
         return np.zeros((0, width))
-    row = {(s.id, id(s.data)): i for i, s in enumerate(syn_order)}
-    at = [row.get((s.id, id(s.data))) for s in batch]
+    row = {(s.id, id(s.data)): i for i, s in enumerate(syn_order) if not _lazy(s)}  # a lazy sample decodes anew
+    at = [row.get((s.id, id(s.data))) for s in batch] if row else [None] * len(batch)
     todo = [s for s, i in zip(batch, at) if i is None]
     if not todo:
         return S[np.asarray(at, dtype=np.intp)]
@@ -157,6 +157,11 @@ def _fold_views(batches: list[Any], train_order: list[Sample], T: np.ndarray, B:
     return folds
 
 
+def _lazy(s: Sample) -> bool:
+    """Read from its file on every access (synthgen's own outputs, :mod:`synthgen.io.imagefolder`)."""
+    return isinstance(getattr(type(s), "data", None), property)
+
+
 IN_MEMORY_BYTES = 1 << 30  # lazy synthetic sets up to this size are decoded once for all validators
 
 
@@ -165,7 +170,7 @@ def decoded_once(samples: list[Sample], budget: int = IN_MEMORY_BYTES) -> list[S
     once into memory when the whole set fits in ``budget`` bytes, estimated from the first one; else
     as given.  Every validator reads each sample's pixels or points and annotations, so this turns
     about nine decodes per synthetic image of the default job into one."""
-    lazy = [s for s in samples if isinstance(getattr(type(s), "data", None), property)]
+    lazy = [s for s in samples if _lazy(s)]
     if not lazy:
         return samples
     first = lazy[0].data
@@ -173,7 +178,7 @@ def decoded_once(samples: list[Sample], budget: int = IN_MEMORY_BYTES) -> list[S
         return samples
 
     def once(s: Sample) -> Sample:
-        if not isinstance(getattr(type(s), "data", None), property):
+        if not _lazy(s):
             return s
         return Sample(id=s.id, data=first if s is lazy[0] else s.data, label=s.label, annotations=s.annotations,
                       provenance=s.provenance, modality=s.modality, meta=dict(s.meta))
