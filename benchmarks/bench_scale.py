@@ -24,7 +24,7 @@ from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # run as a script or through run_all
 
-from benchmarks.common import best_of
+from benchmarks.common import median_of
 
 EXE = str(Path(sys.executable).parent / "synthgen")
 
@@ -47,8 +47,8 @@ def bench_workers(n: int = 3000) -> str:
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
-    t1 = best_of(lambda: run(1), 2, clock=time.perf_counter)
-    t2 = best_of(lambda: run(2), 2, clock=time.perf_counter)
+    t1 = median_of(lambda: run(1), 2, clock=time.perf_counter)[0]
+    t2 = median_of(lambda: run(2), 2, clock=time.perf_counter)[0]
     return (f"{'generation workers=2 vs workers=1, ' + str(n) + ' images 64x64':<48} workers=1 {t1:7.2f}s  "
             f"workers=2 {t2:7.2f}s  speed-up {t1 / t2:5.2f}x (goal >= 1.8x; efficiency {t1 / t2 / 2:.0%})")
 

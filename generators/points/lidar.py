@@ -21,6 +21,7 @@ with its instance.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -70,6 +71,19 @@ def _merge_sensor(sensor: dict[str, Any] | None) -> dict[str, float]:
     if s["range_noise"] < 0 or s["height"] <= 0:
         raise ConfigError("generator.sensor.range_noise/height: must be >= 0 / > 0")
     return s
+
+
+@functools.lru_cache(maxsize=8)
+def _rays(key: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(directions, float32 rays from the sensor origin, origin) of a sensor, computed once per
+    process (``key``: the sensor's sorted items); read-only."""
+    sensor = dict(key)
+    dirs = ray_directions(sensor)
+    origin = np.array([0.0, 0.0, sensor["height"]])
+    rays = np.concatenate([np.broadcast_to(origin, dirs.shape), dirs], axis=1).astype(np.float32)
+    for a in (dirs, rays, origin):
+        a.setflags(write=False)
+    return dirs, rays, origin
 
 
 def ray_directions(sensor: dict[str, float]) -> np.ndarray:
@@ -169,7 +183,6 @@ class LidarGenerator(BaseGenerator):
         """
         import open3d as o3d
 
-        h = sensor["height"]
         names = self.label_names()
         scene = o3d.t.geometry.RaycastingScene()
         g = self.ground_size
@@ -181,9 +194,7 @@ class LidarGenerator(BaseGenerator):
             gid_j = scene.add_triangles(o3d.core.Tensor(p["vertices"].astype(np.float32)),
                                         o3d.core.Tensor(p["triangles"].astype(np.uint32)))
             geo_to_obj[int(gid_j)] = j
-        dirs = ray_directions(sensor)
-        origin = np.array([0.0, 0.0, h])
-        rays = np.concatenate([np.broadcast_to(origin, dirs.shape), dirs], axis=1).astype(np.float32)
+        dirs, rays, origin = _rays(tuple(sorted(sensor.items())))
         ans = scene.cast_rays(o3d.core.Tensor(rays), nthreads=1)
         t_hit = ans["t_hit"].numpy().astype(np.float64)
         geo = ans["geometry_ids"].numpy().astype(np.int64)
@@ -214,7 +225,11 @@ class LidarGenerator(BaseGenerator):
         drop = np.zeros(len(pts), dtype=bool)
         for j, p in enumerate(placed):
             b = p["box"]
-            drop |= G.points_in_box(pts, b["center"], b["size"], b["yaw"], eps=1e-3) & (inst != j)
+            # only points within the box's bounding square can be inside it: test those exactly
+            r = math.hypot(b["size"][0] / 2.0 + 1e-3, b["size"][1] / 2.0 + 1e-3) + 1e-6
+            near = np.flatnonzero((np.abs(pts[:, 0] - b["center"][0]) <= r) & (np.abs(pts[:, 1] - b["center"][1]) <= r))
+            inside = G.points_in_box(pts[near], b["center"], b["size"], b["yaw"], eps=1e-3) & (inst[near] != j)
+            drop[near[inside]] = True
         keep = ~drop
         pts, sem, inst, intensity = pts[keep], sem[keep], inst[keep], intensity[keep]
         pts = pts - origin  # sensor frame
