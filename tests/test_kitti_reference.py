@@ -11,12 +11,14 @@
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
 import pytest
 
-pytest.importorskip("open3d")
+# found, not imported: importing it at collection costs every test worker seconds
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("open3d") is None, reason="open3d is not installed")
 
 from synthgen.errors import ConfigError  # noqa: E402
 from synthgen.generators.points import LidarGenerator  # noqa: E402

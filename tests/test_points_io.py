@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-o3d = pytest.importorskip("open3d")
+# found, not imported: importing it at collection costs every test worker seconds
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("open3d") is None, reason="open3d is not installed")
 
 from synthgen.errors import DatasetError  # noqa: E402
 from synthgen.generators.points import LidarGenerator, MeshGenerator  # noqa: E402
@@ -51,6 +53,8 @@ def _same_annotations(a, b, keys=("point_labels", "instance_ids")):
 
 @pytest.mark.parametrize("fmt", ["ply", "pcd"])
 def test_ply_pcd_round_trip_and_open3d(tmp_path, scenes, fmt):
+    import open3d as o3d
+
     write, read = (write_ply, read_ply) if fmt == "ply" else (write_pcd, read_pcd)
     out = write(scenes, ["car", "cyclist"], str(tmp_path / "ds"))
     ds = read(str(out))
@@ -80,6 +84,8 @@ def test_ply_pcd_round_trip_and_open3d(tmp_path, scenes, fmt):
 
 
 def test_ply_keeps_normals_and_reads_foreign_files(tmp_path, clouds):
+    import open3d as o3d
+
     out = write_ply(clouds, ["torus", "cone"], str(tmp_path / "c"))
     ds = read_ply(str(out))
     for a, b in zip(clouds, sorted(ds.samples, key=lambda s: [c.id for c in clouds].index(s.id))):
@@ -96,6 +102,8 @@ def test_ply_keeps_normals_and_reads_foreign_files(tmp_path, clouds):
 
 
 def test_kitti_round_trip_and_layout(tmp_path, scenes):
+    import open3d as o3d
+
     out = write_kitti(scenes, ["car", "cyclist"], str(tmp_path / "k"))
     assert formats.detect(out).name == "kitti"
     for d in ("velodyne", "label_2", "calib", "labels"):
