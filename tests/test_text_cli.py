@@ -14,7 +14,11 @@ pytestmark = pytest.mark.slow  # end-to-end runs of the CLI: `make test-fast` sk
 HAS_FORTUNES = Path("/usr/share/games/fortunes/love").exists()
 HAS_WORDNET = Path("/usr/share/wordnet/data.noun").exists()
 FAST = ["validation.validators.ks.n_bootstrap=20", "validation.validators.mmd.n_bootstrap=20",
-        "validation.validators.mmd.n_permutations=100", "merge.into=null"]
+        "validation.validators.mmd.n_permutations=100", "merge.into=null",
+        "evidence.repeats=2"]  # 3 folds x 2 repeats: text_ngram refits once per fold; these test the plumbing
+# eight categories, not every fortune file: text_ngram's background model and the cross-fitted probes
+# grow with the corpus (all of fortunes made one run take 140 s here)
+CATEGORIES = "dataset.categories=[love,kids,food,magic,pets,computers,science,medicine]"
 
 
 def run(args, capsys):
@@ -30,7 +34,7 @@ def run(args, capsys):
 @pytest.mark.parametrize("gen", ["ngram"] + (["augment"] if HAS_WORDNET else []))
 def test_fortunes_experiment_per_class_verdicts(tmp_path, capsys, gen):
     out = tmp_path / "run"
-    run([f"+experiment=fortunes_{gen}", "policy.target=45", f"hydra.run.dir={out}", *FAST], capsys)
+    run([f"+experiment=fortunes_{gen}", "policy.target=45", CATEGORIES, f"hydra.run.dir={out}", *FAST], capsys)
     rep = json.loads((out / "report.json").read_text())
     assert set(rep["classes"]) == {"love", "kids", "food"}
     for label, c in rep["classes"].items():
@@ -49,7 +53,7 @@ def test_fortunes_experiment_per_class_verdicts(tmp_path, capsys, gen):
 @pytest.mark.skipif(not HAS_FORTUNES, reason="Debian fortunes not installed")
 def test_fortunes_cli_deterministic_and_byte_identical(tmp_path, capsys):
     args = ["dataset=fortunes", "generator=text_ngram", "validation=text_stats", "policy.classes=[magic,pets]",
-            "policy.target=40", "dataset.longtail=null", *FAST]
+            "policy.target=40", "dataset.longtail=null", CATEGORIES, *FAST]
     for d in ("a", "b"):
         run([*args, f"hydra.run.dir={tmp_path / d}"], capsys)
     for f in ("synthetic/data.jsonl", "synthetic/manifest.jsonl", "report.json", "report.html"):
